@@ -1,0 +1,5 @@
+"""`python -m aibom` is the `aibom` command."""
+
+from .cli import run
+
+run()

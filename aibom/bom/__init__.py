@@ -1,0 +1,1 @@
+"""BOM writers: CycloneDX now; SPDX writers join here."""

@@ -1,0 +1,1 @@
+"""Dataset file readers: each reads only what it needs (footers, headers, bounded samples)."""

@@ -1,0 +1,1 @@
+"""Python dependencies: declared (requirements, pyproject, lock files), resolved (installed dist-info)."""

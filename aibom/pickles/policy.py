@@ -1,0 +1,123 @@
+"""The load-safety verdict over a simulated pickle: allowlist first, known gadgets, calls, unresolvable imports."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from ..inventory import Severity
+from .vm import Analysis, GlobalRef
+
+#: Python 2 names the unpickler maps to Python 3 ones (pickle's fix_imports).
+PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg", "exceptions": "builtins", "cPickle": "pickle"}
+
+_CAMEL = re.compile(r"^_?[A-Z][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_EXCLUDED_PARTS = {"tests", "testing", "_testing", "externals"}
+
+
+@dataclass(frozen=True)
+class Lists:
+    safe: frozenset[tuple[str, str]]
+    class_prefixes: tuple[str, ...]
+    gadget_modules: frozenset[str]
+    gadget_globals: frozenset[str]
+
+
+@cache
+def lists() -> Lists:
+    """The curated allowlist/denylist shipped with aibom (aibom/pickles/allowlist.json)."""
+    data = json.loads(resources.files(__package__).joinpath("allowlist.json").read_text("utf-8"))
+    safe = frozenset((mod, name) for mod, names in data["safe"].items() for name in names)
+    return Lists(
+        safe=safe,
+        class_prefixes=tuple(data["safe_class_prefixes"]["prefixes"]),
+        gadget_modules=frozenset(data["gadget_modules"]["modules"]),
+        gadget_globals=frozenset(data["gadget_globals"]["globals"]),
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    severity: Severity | None  # None: allowlisted
+    reason: str
+
+
+def well_formed(module: str, name: str) -> bool:
+    """Whether module and name are dotted Python identifiers (anything else cannot be a real import)."""
+    return bool(_IDENT.match(module) and _IDENT.match(name))
+
+
+def _under(module: str, roots: frozenset[str]) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:i]) in roots for i in range(1, len(parts) + 1))
+
+
+def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
+    """How dangerous one import is, given whether the stream calls it."""
+    if ref.module is None or ref.name is None:
+        return Verdict(Severity.ERROR, f"unresolvable import ({ref.detail or ref.opcode}): cannot be checked")
+    module = PY2_MODULES.get(ref.module, ref.module)
+    name = ref.name
+    lst = lists()
+    if not _IDENT.match(module) or not _IDENT.match(name):
+        return Verdict(Severity.ERROR, "import of a malformed name")
+    if (module, name) in lst.safe:
+        return Verdict(None, "allowlisted")
+    if torchscript and (module == "__torch__" or module.startswith("__torch__.")):
+        return Verdict(None, "TorchScript class (compiled from the archive's code/)")
+    if any(p.startswith("__") and p.endswith("__") for p in name.split(".")):
+        return Verdict(Severity.ERROR, "reaches a dunder attribute (attribute-traversal gadget)")
+    if _under(module, lst.gadget_modules) or f"{module}.{name}" in lst.gadget_globals:
+        return Verdict(Severity.ERROR, "known code-execution or system-access gadget")
+    if "." in name:
+        return Verdict(Severity.ERROR if ref.called else Severity.WARNING, "dotted name resolves attributes")
+    parts = set(module.split("."))
+    if (
+        _CAMEL.match(name)
+        and not parts & _EXCLUDED_PARTS
+        and any(module.startswith(p) or module == p.rstrip(".") for p in lst.class_prefixes)
+    ):
+        return Verdict(None, "allowlisted class family")
+    if ref.called:
+        return Verdict(Severity.ERROR, "calls a callable that is not allowlisted")
+    return Verdict(Severity.WARNING, "imports an object that is not allowlisted (not called)")
+
+
+@dataclass(frozen=True)
+class Issue:
+    severity: Severity
+    offset: int
+    message: str
+    symbol: str | None = None
+
+
+def issues(analysis: Analysis, torchscript: bool = False) -> list[Issue]:
+    """Every unsafe-code issue in an analysed stream, one per (import, verdict) plus the machine's notes."""
+    out: list[Issue] = []
+    seen: set[tuple[str, bool]] = set()
+    for ref in analysis.globals:
+        verdict = judge(ref, torchscript)
+        if verdict.severity is None:
+            continue
+        key = (ref.qualname, ref.called)
+        if key in seen:
+            continue
+        seen.add(key)
+        how = "called" if ref.called else "imported"
+        out.append(
+            Issue(
+                verdict.severity, ref.offset, f"{ref.qualname} {how} via {ref.opcode}: {verdict.reason}", ref.qualname
+            )
+        )
+    for note in analysis.notes:
+        out.append(Issue(Severity.ERROR, note.offset, note.message))
+    return out
+
+
+def imported(analysis: Analysis) -> list[str]:
+    """The distinct imports of a stream, sorted."""
+    return sorted({ref.qualname for ref in analysis.globals})

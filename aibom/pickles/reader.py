@@ -1,0 +1,76 @@
+"""Bounded random-access reading for the pickle machine: a window over a file or a byte string."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+WINDOW = 1 << 20
+FIRST_WINDOW = 64 * 1024  # most pickles are small; read more only when the stream goes on
+
+
+class Truncated(Exception):
+    """The input ended inside an opcode or its argument."""
+
+
+class Reader:
+    """Sequential reads over `read_at(offset, n)` with a sliding window; never holds more than a window."""
+
+    def __init__(self, read_at: Callable[[int, int], bytes], size: int, pos: int = 0) -> None:
+        self._read_at = read_at
+        self.size = size
+        self.pos = pos
+        self._base = 0
+        self._buf = b""
+
+    @classmethod
+    def of_bytes(cls, data: bytes, pos: int = 0) -> Reader:
+        view = memoryview(data)
+        return cls(lambda off, n: bytes(view[off : off + n]), len(data), pos)
+
+    def _ensure(self, n: int) -> None:
+        end = self.pos + n
+        if end > self.size:
+            raise Truncated(f"needs {n} bytes at offset {self.pos}, only {self.size - self.pos} left")
+        if self.pos < self._base or end > self._base + len(self._buf):
+            self._base = self.pos
+            self._buf = self._read_at(self.pos, max(n, WINDOW if self._buf else FIRST_WINDOW))
+            if len(self._buf) < n:
+                raise Truncated(f"file ended at offset {self.pos + len(self._buf)}")
+
+    def take(self, n: int) -> bytes:
+        """The next `n` bytes (callers bound `n`)."""
+        start = self.pos - self._base
+        if start < 0 or start + n > len(self._buf):
+            self._ensure(n)
+            start = self.pos - self._base
+        self.pos += n
+        return self._buf[start : start + n]
+
+    def byte(self) -> int:
+        i = self.pos - self._base
+        if i < 0 or i >= len(self._buf):
+            self._ensure(1)
+            i = self.pos - self._base
+        self.pos += 1
+        return self._buf[i]
+
+    def skip(self, n: int) -> None:
+        if n < 0 or self.pos + n > self.size:
+            raise Truncated(f"declared length {n} at offset {self.pos} runs past the end ({self.size})")
+        self.pos += n
+
+    def line(self, limit: int) -> bytes:
+        """Bytes up to (not including) the next newline, which must come within `limit` bytes."""
+        n = min(limit + 1, self.size - self.pos)
+        if n <= 0:
+            raise Truncated(f"input ended at offset {self.pos} where a line was expected")
+        self._ensure(n)
+        start = self.pos - self._base
+        idx = self._buf.find(b"\n", start, start + n)
+        if idx < 0:
+            if n <= limit:
+                raise Truncated(f"unterminated line at offset {self.pos}")
+            raise ValueError(f"line at offset {self.pos} is longer than {limit} bytes")
+        out = self._buf[start:idx]
+        self.pos += idx - start + 1
+        return out

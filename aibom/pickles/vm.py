@@ -1,0 +1,796 @@
+"""A pickle machine simulator: runs the opcodes of protocols 0-5 over symbolic values, never executing them.
+
+It records every import (GLOBAL, INST, STACK_GLOBAL, EXT*), every call (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST),
+every BUILD and every persistent id, with byte offsets. Values are plain Python data or the records below;
+nothing from the stream is ever imported or called. Every length, count and size the input declares is
+bounded, and all processing is iterative (no recursion over the input's nesting).
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from .reader import Reader, Truncated
+
+MAX_KEEP = 64 * 1024  # strings/bytes longer than this are skipped and kept as Opaque
+MAX_LINE = 64 * 1024  # text-opcode argument lines
+MAX_STACK = 500_000
+MAX_MEMO = 2_000_000
+MAX_OPS = 10_000_000  # ~15-25 s of simulation; real checkpoints need far fewer
+MAX_ITEMS = 10_000_000  # elements placed into containers, all pickles together
+MAX_PICKLES = 256
+MAX_NESTED = 4  # pickles nested inside pickles (joblib object arrays)
+
+
+class PickleError(Exception):
+    """The stream is not a valid pickle at `offset`."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(eq=False)
+class GlobalRef:
+    """An import the loader would perform. `module`/`name` are None when they cannot be known statically."""
+
+    module: str | None
+    name: str | None
+    offset: int
+    opcode: str
+    called: bool = False
+    detail: str | None = None
+
+    @property
+    def qualname(self) -> str:
+        if self.module is None or self.name is None:
+            return f"<unresolved: {self.detail or self.opcode}>"
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(eq=False)
+class CallRec:
+    """The result of calling `func` (REDUCE, NEWOBJ, OBJ, INST ...); `state` is what BUILD gave it."""
+
+    func: Any
+    args: Any
+    offset: int
+    opcode: str
+    state: Any = None
+
+
+@dataclass(eq=False)
+class PersId:
+    """A persistent id: the loader's persistent_load(pid) decides what it is (torch storages)."""
+
+    pid: Any
+    offset: int
+
+
+@dataclass(eq=False)
+class Opaque:
+    """A value kept only by description (a long string, an out-of-band buffer, a huge integer)."""
+
+    what: str
+    size: int = 0
+    offset: int | None = None  # where its bytes start in the stream, for strings/bytes
+
+
+@dataclass(eq=False)
+class PDict:
+    items: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def get(self, key: Any) -> Any:
+        for k, v in self.items:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(eq=False)
+class PSet:
+    items: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    """Something the machine itself noticed (an indirect call, BUILD on an import ...)."""
+
+    kind: str
+    offset: int
+    message: str
+
+
+@dataclass
+class Analysis:
+    """Everything seen in one stream of pickles."""
+
+    globals: list[GlobalRef] = field(default_factory=list)
+    calls: list[CallRec] = field(default_factory=list)
+    persistent_ids: list[PersId] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    pickles: int = 0
+    protocol: int = 0
+    opcodes: int = 0
+    end: int = 0  # offset just after the last STOP
+    results: list[Any] = field(default_factory=list)
+    error: str | None = None
+    error_offset: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+
+class _Mark:
+    pass
+
+
+def _joblib_array_bytes(wrapper: CallRec) -> tuple[int, bool, bool] | None:
+    """(data bytes, has objects, has padding) of a joblib NumpyArrayWrapper from its BUILD state."""
+    state = wrapper.state
+    if not isinstance(state, PDict):
+        return None
+    shape, dtype = state.get("shape"), state.get("dtype")
+    if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
+        return None
+    if not (isinstance(dtype, CallRec) and isinstance(dtype.args, tuple) and dtype.args):
+        return None
+    descr = dtype.args[0]
+    if not isinstance(descr, str):
+        return None
+    flags, elsize = 0, -1
+    if isinstance(dtype.state, tuple) and len(dtype.state) >= 8:
+        elsize = dtype.state[5] if type(dtype.state[5]) is int else -1
+        flags = dtype.state[7] if type(dtype.state[7]) is int else 0
+    has_objects = descr.startswith("O") or bool(flags & 1)
+    if elsize <= 0:
+        digits = "".join(c for c in descr if c.isdigit())
+        if not digits or len(digits) > 4:
+            return None
+        elsize = int(digits)
+    count = 1
+    for d in shape:
+        count *= d
+    padded = any(k == "numpy_array_alignment_bytes" and v is not None for k, v in state.items)
+    return count * elsize, has_objects, padded
+
+
+class Machine:
+    """Simulates `pickle.load` repeatedly over one stream, collecting an Analysis."""
+
+    def __init__(self, reader: Reader, analysis: Analysis | None = None, depth: int = 0) -> None:
+        self.r = reader
+        self.a = analysis or Analysis()
+        self.depth = depth
+        self.items = 0
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _push(self, value: Any) -> None:
+        if len(self.stack) >= MAX_STACK:
+            raise PickleError(f"stack deeper than {MAX_STACK}", self.op_pos)
+        self.stack.append(value)
+
+    def _pop(self) -> Any:
+        if not self.stack:
+            raise PickleError("pop from an empty stack", self.op_pos)
+        return self.stack.pop()
+
+    def _pop_mark(self) -> list[Any]:
+        if not self.metastack:
+            raise PickleError("no MARK on the stack", self.op_pos)
+        items = self.stack
+        self.stack = self.metastack.pop()
+        return items
+
+    def _count(self, n: int) -> None:
+        self.items += n
+        if self.items > MAX_ITEMS:
+            raise PickleError(f"more than {MAX_ITEMS} container elements", self.op_pos)
+
+    def _blob(self, n: int, kind: str) -> Any:
+        if n < 0:
+            raise PickleError(f"negative {kind} length", self.op_pos)
+        if n > MAX_KEEP:
+            start = self.r.pos
+            self.r.skip(n)
+            return Opaque(kind, n, start)
+        return self.r.take(n)
+
+    def _text(self, n: int) -> Any:
+        raw = self._blob(n, "str")
+        if isinstance(raw, Opaque):
+            return raw
+        return raw.decode("utf-8", "surrogatepass")
+
+    def _memo_put(self, idx: int) -> None:
+        if not self.stack:
+            raise PickleError("memoize with an empty stack", self.op_pos)
+        if idx < 0:
+            raise PickleError("negative memo index", self.op_pos)
+        if idx not in self.memo and len(self.memo) >= MAX_MEMO:
+            raise PickleError(f"memo larger than {MAX_MEMO}", self.op_pos)
+        self.memo[idx] = self.stack[-1]
+
+    def _memo_get(self, idx: int) -> None:
+        if idx not in self.memo:
+            raise PickleError(f"memo key {idx} is not defined", self.op_pos)
+        self._push(self.memo[idx])
+
+    def _global(self, module: Any, name: Any, opcode: str) -> GlobalRef:
+        if isinstance(module, str) and isinstance(name, str):
+            ref = GlobalRef(module, name, self.op_pos, opcode)
+        else:
+            ref = GlobalRef(None, None, self.op_pos, opcode, detail=f"{opcode} operands are not strings")
+        self.a.globals.append(ref)
+        return ref
+
+    def _call(self, func: Any, args: Any, opcode: str) -> None:
+        if (
+            isinstance(func, PersId)
+            and isinstance(func.pid, tuple)
+            and len(func.pid) >= 2
+            and func.pid[0] == "module"
+            and isinstance(func.pid[1], GlobalRef)
+        ):
+            # legacy torch files pickle module classes as persistent ids ("module", cls, file, source);
+            # torch's persistent_load returns cls, so the call is a call of that import
+            func = func.pid[1]
+        rec = CallRec(func, args, self.op_pos, opcode)
+        if isinstance(func, GlobalRef):
+            func.called = True
+            # an import handed to a call may be called by it (copyreg._reconstructor calls base.__init__,
+            # torch's _rebuild_from_type_v2 calls func): count it as called
+            for arg in args if isinstance(args, tuple) else ():
+                if isinstance(arg, GlobalRef):
+                    arg.called = True
+        else:
+            self.a.notes.append(
+                Finding("indirect-call", self.op_pos, f"{opcode} calls a computed object ({_describe(func)})")
+            )
+        self.a.calls.append(rec)
+        self._push(rec)
+
+    def _line(self) -> bytes:
+        try:
+            return self.r.line(MAX_LINE)
+        except ValueError as exc:
+            raise PickleError(str(exc), self.op_pos) from None
+
+    def _int_line(self) -> int:
+        text = self._line().strip()
+        try:
+            return int(text.rstrip(b"L") or b"x", 10)
+        except ValueError:
+            raise PickleError(f"bad integer {text[:40]!r}", self.op_pos) from None
+
+    # -- the main loop ---------------------------------------------------------------------------
+    def run_one(self) -> Any:
+        """Simulate one `pickle.load` from the reader's position up to and including STOP."""
+        self.stack: list[Any] = []
+        self.metastack: list[list[Any]] = []
+        self.memo: dict[int, Any] = {}
+        r = self.r
+        while True:
+            self.op_pos = r.pos
+            self.a.opcodes += 1
+            if self.a.opcodes > MAX_OPS:
+                raise PickleError(f"more than {MAX_OPS} opcodes", self.op_pos)
+            op = r.byte()
+            handler = _DISPATCH.get(op)
+            if handler is None:
+                raise PickleError(f"invalid opcode 0x{op:02x}", self.op_pos)
+            if handler(self) is _STOP:
+                if self.metastack:
+                    raise PickleError("STOP inside an unclosed MARK", self.op_pos)
+                return self._pop()
+
+    def _build(self) -> None:
+        state = self._pop()
+        if not self.stack:
+            raise PickleError("BUILD with an empty stack", self.op_pos)
+        target = self.stack[-1]
+        if isinstance(target, CallRec):
+            target.state = state
+            func = target.func
+            if (
+                isinstance(func, GlobalRef)
+                and func.module == "joblib.numpy_pickle"
+                and func.name == "NumpyArrayWrapper"
+            ):
+                self._joblib_array(target)
+        elif isinstance(target, GlobalRef):
+            self.a.notes.append(
+                Finding("build-on-import", self.op_pos, f"BUILD sets attributes of the imported {target.qualname}")
+            )
+        elif isinstance(target, PersId):
+            self.a.notes.append(Finding("build-on-persid", self.op_pos, "BUILD sets state of a persistent object"))
+
+    def _joblib_array(self, wrapper: CallRec) -> None:
+        """joblib writes the array's bytes (or, for object arrays, a whole pickle) right after this BUILD."""
+        info = _joblib_array_bytes(wrapper)
+        if info is None:
+            raise PickleError("joblib array wrapper with a state aibom cannot size", self.op_pos)
+        nbytes, has_objects, padded = info
+        if has_objects:
+            if self.depth >= MAX_NESTED:
+                raise PickleError("pickles nested too deeply", self.op_pos)
+            inner = Machine(self.r, self.a, self.depth + 1)
+            inner.items = self.items
+            inner.run_one()
+            self.items = inner.items
+            return
+        if padded:
+            self.r.skip(self.r.byte())
+        self.r.skip(nbytes)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, CallRec):
+        func = value.func
+        return f"the result of calling {func.qualname}" if isinstance(func, GlobalRef) else "a call result"
+    if isinstance(value, GlobalRef):
+        return value.qualname
+    return type(value).__name__
+
+
+_STOP = object()
+_DISPATCH: dict[int, Any] = {}
+
+
+def _op(code: bytes):  # type: ignore[no-untyped-def]
+    def deco(fn):  # type: ignore[no-untyped-def]
+        _DISPATCH[code[0]] = fn
+        return fn
+
+    return deco
+
+
+def _u(fmt: str, data: bytes) -> int:
+    return int(struct.unpack(fmt, data)[0])
+
+
+# fmt: off
+@_op(b"(")
+def _mark(m: Machine) -> None:
+    if len(m.metastack) >= MAX_STACK:
+        raise PickleError("too many nested MARKs", m.op_pos)
+    m.metastack.append(m.stack)
+    m.stack = []
+
+@_op(b".")
+def _stop(m: Machine) -> object:
+    return _STOP
+
+@_op(b"0")
+def _pop_op(m: Machine) -> None:
+    if m.stack:
+        m.stack.pop()
+    else:
+        m._pop_mark()
+
+@_op(b"1")
+def _pop_mark_op(m: Machine) -> None:
+    m._pop_mark()
+
+@_op(b"2")
+def _dup(m: Machine) -> None:
+    if not m.stack:
+        raise PickleError("DUP with an empty stack", m.op_pos)
+    m._push(m.stack[-1])
+
+@_op(b"F")
+def _float(m: Machine) -> None:
+    text = m._line()
+    try:
+        m._push(float(text))
+    except ValueError:
+        raise PickleError(f"bad float {text[:40]!r}", m.op_pos) from None
+
+@_op(b"I")
+def _int(m: Machine) -> None:
+    text = m._line().strip()
+    if text in (b"00", b"01"):
+        m._push(text == b"01")
+        return
+    try:
+        m._push(int(text, 10))
+    except ValueError:
+        raise PickleError(f"bad integer {text[:40]!r}", m.op_pos) from None
+
+@_op(b"L")
+def _long(m: Machine) -> None:
+    m._push(m._int_line())
+
+@_op(b"J")
+def _binint(m: Machine) -> None:
+    m._push(_u("<i", m.r.take(4)))
+
+@_op(b"K")
+def _binint1(m: Machine) -> None:
+    m._push(m.r.byte())
+
+@_op(b"M")
+def _binint2(m: Machine) -> None:
+    m._push(_u("<H", m.r.take(2)))
+
+@_op(b"\x8a")
+def _long1(m: Machine) -> None:
+    n = m.r.byte()
+    m._push(int.from_bytes(m.r.take(n), "little", signed=True))
+
+@_op(b"\x8b")
+def _long4(m: Machine) -> None:
+    n = _u("<i", m.r.take(4))
+    if n < 0:
+        raise PickleError("negative LONG4 length", m.op_pos)
+    if n > 4096:
+        m.r.skip(n)
+        m._push(Opaque("int", n))
+    else:
+        m._push(int.from_bytes(m.r.take(n), "little", signed=True))
+
+@_op(b"G")
+def _binfloat(m: Machine) -> None:
+    m._push(struct.unpack(">d", m.r.take(8))[0])
+
+@_op(b"N")
+def _none(m: Machine) -> None:
+    m._push(None)
+
+@_op(b"\x88")
+def _true(m: Machine) -> None:
+    m._push(True)
+
+@_op(b"\x89")
+def _false(m: Machine) -> None:
+    m._push(False)
+
+@_op(b"S")
+def _string(m: Machine) -> None:
+    text = m._line().rstrip()
+    if len(text) < 2 or text[0] != text[-1] or text[:1] not in (b"'", b'"'):
+        raise PickleError("STRING argument is not quoted", m.op_pos)
+    try:
+        m._push(codecs.escape_decode(text[1:-1])[0].decode("latin-1"))
+    except ValueError:
+        raise PickleError("bad STRING escape", m.op_pos) from None
+
+@_op(b"V")
+def _unicode(m: Machine) -> None:
+    try:
+        m._push(m._line().decode("raw-unicode-escape"))
+    except UnicodeDecodeError:
+        raise PickleError("bad UNICODE argument", m.op_pos) from None
+
+@_op(b"T")
+def _binstring(m: Machine) -> None:
+    raw = m._blob(_u("<i", m.r.take(4)), "str")
+    m._push(raw if isinstance(raw, Opaque) else raw.decode("latin-1"))
+
+@_op(b"U")
+def _short_binstring(m: Machine) -> None:
+    m._push(m.r.take(m.r.byte()).decode("latin-1"))
+
+@_op(b"X")
+def _binunicode(m: Machine) -> None:
+    m._push(m._text(_u("<I", m.r.take(4))))
+
+@_op(b"\x8c")
+def _short_binunicode(m: Machine) -> None:
+    m._push(m._text(m.r.byte()))
+
+@_op(b"\x8d")
+def _binunicode8(m: Machine) -> None:
+    m._push(m._text(_u("<Q", m.r.take(8))))
+
+@_op(b"B")
+def _binbytes(m: Machine) -> None:
+    m._push(m._blob(_u("<I", m.r.take(4)), "bytes"))
+
+@_op(b"C")
+def _short_binbytes(m: Machine) -> None:
+    m._push(m.r.take(m.r.byte()))
+
+@_op(b"\x8e")
+def _binbytes8(m: Machine) -> None:
+    m._push(m._blob(_u("<Q", m.r.take(8)), "bytes"))
+
+@_op(b"\x96")
+def _bytearray8(m: Machine) -> None:
+    m._push(m._blob(_u("<Q", m.r.take(8)), "bytearray"))
+
+@_op(b"\x97")
+def _next_buffer(m: Machine) -> None:
+    m._push(Opaque("out-of-band buffer"))
+
+@_op(b"\x98")
+def _readonly_buffer(m: Machine) -> None:
+    if not m.stack:
+        raise PickleError("READONLY_BUFFER with an empty stack", m.op_pos)
+
+@_op(b"\x80")
+def _proto(m: Machine) -> None:
+    proto = m.r.byte()
+    if proto > 5:
+        raise PickleError(f"unsupported pickle protocol {proto}", m.op_pos)
+    m.a.protocol = max(m.a.protocol, proto)
+
+@_op(b"\x95")
+def _frame(m: Machine) -> None:
+    size = _u("<Q", m.r.take(8))
+    if size > m.r.size - m.r.pos:
+        raise PickleError(f"FRAME of {size} bytes runs past the end", m.op_pos)
+
+@_op(b")")
+def _empty_tuple(m: Machine) -> None:
+    m._push(())
+
+@_op(b"t")
+def _tuple(m: Machine) -> None:
+    items = m._pop_mark()
+    m._count(len(items))
+    m._push(tuple(items))
+
+@_op(b"\x85")
+def _tuple1(m: Machine) -> None:
+    m._push((m._pop(),))
+
+@_op(b"\x86")
+def _tuple2(m: Machine) -> None:
+    b, a = m._pop(), m._pop()
+    m._push((a, b))
+
+@_op(b"\x87")
+def _tuple3(m: Machine) -> None:
+    c, b, a = m._pop(), m._pop(), m._pop()
+    m._push((a, b, c))
+
+@_op(b"]")
+def _empty_list(m: Machine) -> None:
+    m._push([])
+
+@_op(b"l")
+def _list(m: Machine) -> None:
+    items = m._pop_mark()
+    m._count(len(items))
+    m._push(items)
+
+@_op(b"}")
+def _empty_dict(m: Machine) -> None:
+    m._push(PDict())
+
+@_op(b"d")
+def _dict(m: Machine) -> None:
+    items = m._pop_mark()
+    if len(items) % 2:
+        raise PickleError("DICT with an odd number of items", m.op_pos)
+    m._count(len(items))
+    m._push(PDict(list(zip(items[::2], items[1::2], strict=True))))
+
+@_op(b"\x8f")
+def _empty_set(m: Machine) -> None:
+    m._push(PSet())
+
+@_op(b"\x91")
+def _frozenset(m: Machine) -> None:
+    items = m._pop_mark()
+    m._count(len(items))
+    m._push(PSet(items))
+
+@_op(b"a")
+def _append(m: Machine) -> None:
+    value = m._pop()
+    _extend(m, [value])
+
+@_op(b"e")
+def _appends(m: Machine) -> None:
+    _extend(m, m._pop_mark())
+
+def _extend(m: Machine, values: list[Any]) -> None:
+    if not m.stack:
+        raise PickleError("APPEND with an empty stack", m.op_pos)
+    m._count(len(values))
+    target = m.stack[-1]
+    if isinstance(target, list):
+        target.extend(values)
+    elif not isinstance(target, CallRec):
+        raise PickleError(f"APPEND to a {type(target).__name__}", m.op_pos)
+
+@_op(b"\x90")
+def _additems(m: Machine) -> None:
+    items = m._pop_mark()
+    if not m.stack:
+        raise PickleError("ADDITEMS with an empty stack", m.op_pos)
+    m._count(len(items))
+    target = m.stack[-1]
+    if isinstance(target, PSet):
+        target.items.extend(items)
+    elif not isinstance(target, CallRec):
+        raise PickleError(f"ADDITEMS to a {type(target).__name__}", m.op_pos)
+
+@_op(b"s")
+def _setitem(m: Machine) -> None:
+    value, key = m._pop(), m._pop()
+    _setitems(m, [key, value])
+
+@_op(b"u")
+def _setitems_op(m: Machine) -> None:
+    items = m._pop_mark()
+    if len(items) % 2:
+        raise PickleError("SETITEMS with an odd number of items", m.op_pos)
+    _setitems(m, items)
+
+def _setitems(m: Machine, items: list[Any]) -> None:
+    if not m.stack:
+        raise PickleError("SETITEM with an empty stack", m.op_pos)
+    m._count(len(items))
+    target = m.stack[-1]
+    pairs = list(zip(items[::2], items[1::2], strict=True))
+    if isinstance(target, PDict):
+        target.items.extend(pairs)
+    elif isinstance(target, CallRec):
+        # the object's own __setitem__ runs; keep the pairs as its contents for later reading
+        if target.state is None or isinstance(target.state, PDict):
+            target.state = target.state or PDict()
+            target.state.items.extend(pairs)
+    else:
+        raise PickleError(f"SETITEM on a {type(target).__name__}", m.op_pos)
+
+@_op(b"c")
+def _global_op(m: Machine) -> None:
+    module = m._line().decode("utf-8", "replace")
+    name = m._line().decode("utf-8", "replace")
+    m._push(m._global(module, name, "GLOBAL"))
+
+@_op(b"\x93")
+def _stack_global(m: Machine) -> None:
+    name, module = m._pop(), m._pop()
+    m._push(m._global(module, name, "STACK_GLOBAL"))
+
+def _ext(m: Machine, code: int) -> None:
+    ref = GlobalRef(None, None, m.op_pos, "EXT", detail=f"copyreg extension code {code}")
+    m.a.globals.append(ref)
+    m._push(ref)
+
+@_op(b"\x82")
+def _ext1(m: Machine) -> None:
+    _ext(m, m.r.byte())
+
+@_op(b"\x83")
+def _ext2(m: Machine) -> None:
+    _ext(m, _u("<H", m.r.take(2)))
+
+@_op(b"\x84")
+def _ext4(m: Machine) -> None:
+    _ext(m, _u("<i", m.r.take(4)))
+
+@_op(b"R")
+def _reduce(m: Machine) -> None:
+    args = m._pop()
+    func = m._pop()
+    m._call(func, args, "REDUCE")
+
+@_op(b"\x81")
+def _newobj(m: Machine) -> None:
+    args = m._pop()
+    cls = m._pop()
+    m._call(cls, args, "NEWOBJ")
+
+@_op(b"\x92")
+def _newobj_ex(m: Machine) -> None:
+    kwargs, args = m._pop(), m._pop()
+    cls = m._pop()
+    m._call(cls, (args, kwargs), "NEWOBJ_EX")
+
+@_op(b"o")
+def _obj(m: Machine) -> None:
+    items = m._pop_mark()
+    if not items:
+        raise PickleError("OBJ without a class", m.op_pos)
+    m._call(items[0], tuple(items[1:]), "OBJ")
+
+@_op(b"i")
+def _inst(m: Machine) -> None:
+    module = m._line().decode("utf-8", "replace")
+    name = m._line().decode("utf-8", "replace")
+    ref = m._global(module, name, "INST")
+    args = m._pop_mark()
+    m._call(ref, tuple(args), "INST")
+
+@_op(b"b")
+def _build_op(m: Machine) -> None:
+    m._build()
+
+@_op(b"P")
+def _persid(m: Machine) -> None:
+    pid = PersId(m._line().decode("ascii", "replace"), m.op_pos)
+    m.a.persistent_ids.append(pid)
+    m._push(pid)
+
+@_op(b"Q")
+def _binpersid(m: Machine) -> None:
+    pid = PersId(m._pop(), m.op_pos)
+    m.a.persistent_ids.append(pid)
+    m._push(pid)
+
+@_op(b"g")
+def _get(m: Machine) -> None:
+    m._memo_get(m._int_line())
+
+@_op(b"h")
+def _binget(m: Machine) -> None:
+    m._memo_get(m.r.byte())
+
+@_op(b"j")
+def _long_binget(m: Machine) -> None:
+    m._memo_get(_u("<I", m.r.take(4)))
+
+@_op(b"p")
+def _put(m: Machine) -> None:
+    m._memo_put(m._int_line())
+
+@_op(b"q")
+def _binput(m: Machine) -> None:
+    m._memo_put(m.r.byte())
+
+@_op(b"r")
+def _long_binput(m: Machine) -> None:
+    m._memo_put(_u("<I", m.r.take(4)))
+
+@_op(b"\x94")
+def _memoize(m: Machine) -> None:
+    m._memo_put(len(m.memo))
+# fmt: on
+
+
+#: First bytes a pickle can start with (any opcode that is valid with an empty stack).
+START_OPCODES = frozenset(b"(.FIJKLMNSTUVX\x80\x8a\x8b\x8c\x8d\x8e\x88\x89BCGPc)]}\x8f\x95\x96\x97\x82\x83\x84ig")
+
+
+def analyse(reader: Reader, max_pickles: int = MAX_PICKLES, stop_at: int | None = None) -> Analysis:
+    """Run every pickle in the stream from the reader's position.
+
+    After each STOP, a further pickle is read if the next byte can start one; if that attempt fails at its
+    first opcode the rest is trailing data (reported by `end`), otherwise the failure is the stream's error.
+    What was found before an error is kept.
+    """
+    a = Analysis()
+    machine = Machine(reader, a)
+    limit = reader.size if stop_at is None else min(stop_at, reader.size)
+    while reader.pos < limit and a.pickles < max_pickles:
+        start = reader.pos
+        if a.pickles and reader.take(1)[0] not in START_OPCODES:
+            reader.pos = start
+            break
+        reader.pos = start
+        try:
+            a.results.append(machine.run_one())
+        except PickleError as exc:
+            if a.pickles and not _made_progress(a, start, exc.offset):
+                reader.pos = start
+                break
+            a.error, a.error_offset = str(exc), exc.offset
+            return a
+        except Truncated as exc:
+            if a.pickles and reader.pos - start < 16:
+                reader.pos = start
+                break
+            a.error, a.error_offset = f"truncated: {exc}", reader.pos
+            return a
+        except (RecursionError, MemoryError, OverflowError, ValueError) as exc:
+            a.error, a.error_offset = f"{type(exc).__name__}: {exc}", reader.pos
+            return a
+        a.pickles += 1
+        a.end = reader.pos
+    if not a.pickles:
+        a.error, a.error_offset = "no pickle in the stream (empty)", reader.pos
+    return a
+
+
+def _made_progress(a: Analysis, start: int, offset: int) -> bool:
+    """A follow-on pickle that failed within its first few bytes was never a pickle (trailing data)."""
+    return offset - start >= 16

@@ -1,0 +1,228 @@
+"""One scan: walk -> sniff -> scan -> hash -> inventory -> link. Formats and BOMs live elsewhere."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import readdeps
+from .datasets.group import group_datasets
+from .deps.model import merge_dependency
+from .deps.resolve import resolve_dependencies
+from .hashcache import HashCache, default_cache_dir
+from .hashing import FileChanged, Hasher
+from .inventory import Artifact, Category, Finding, Inventory, Kind, Severity
+from .link import link
+from .progress import Progress
+from .scancache import Cached, ScanCache
+from .scanners import ScanOutput, identify
+from .sniff import Probe, ReadError
+from .walk import FileEntry, walk
+
+
+@dataclass
+class ScanOptions:
+    excludes: tuple[str, ...] = ()
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    jobs: int | None = None
+    pythons: tuple[str, ...] = ()  # interpreters whose installed packages resolve dependencies
+    online: bool = False  # enrich missing licenses from the package index and the model hub
+    progress: Progress = field(default_factory=lambda: Progress(enabled=False))
+
+
+@dataclass
+class FileResult:
+    fmt: str | None
+    out: ScanOutput
+    hashed_files: int = 0
+    hashed_bytes: int = 0
+    cache_hits: int = 0
+
+
+def _unreadable(location: str | None, message: str, component: str | None = None) -> Finding:
+    """A file the pipeline itself could not read (scanners report their own parse failures)."""
+    return Finding(
+        rule="unreadable-file",
+        category=Category.UNREADABLE,
+        severity=Severity.ERROR,
+        message=message,
+        location=location,
+        component=component,
+        remediation="Make the file readable by the scanning user, or exclude it explicitly.",
+    )
+
+
+class FileProcessor:
+    """Everything done to one file, run in a worker thread."""
+
+    def __init__(self, root: str, hasher: Hasher, progress: Progress, scans: ScanCache | None = None) -> None:
+        self.root = root
+        self.hasher = hasher
+        self.progress = progress
+        self.scans = scans
+
+    def __call__(self, entry: FileEntry) -> FileResult:
+        try:
+            return self._process(entry)
+        finally:
+            self.progress.file_done()
+
+    def _process(self, entry: FileEntry) -> FileResult:
+        out = ScanOutput()
+        try:
+            probe, st = Probe.from_file(entry.relpath, entry.path, self.root)
+        except ReadError as exc:
+            out.findings.append(_unreadable(entry.relpath, f"cannot read file: {exc}"))
+            return FileResult(None, out)
+        try:
+            scanner, fmt = identify(probe)
+        except Exception as exc:  # identify must not raise; if one does, the file is still reported
+            out.findings.append(
+                _unreadable(
+                    entry.relpath,
+                    f"cannot read file: aibom could not identify it ({type(exc).__name__}); please report",
+                )
+            )
+            return FileResult(None, out)
+        cacheable = True
+        with readdeps.recording() as deps:
+            try:
+                scanner.scan(probe, fmt, out)
+            except ReadError as exc:
+                out = ScanOutput()
+                out.unreadable(probe, fmt, f"read failed: {exc}")
+                cacheable = False  # a failed read may succeed next time
+            except Exception as exc:  # a scanner bug must not lose the rest of the scan
+                out = ScanOutput()
+                out.unreadable(probe, fmt, f"aibom could not analyse it ({type(exc).__name__}: {exc}); please report")
+        result = FileResult(fmt, out)
+        hashed = 0
+        for artifact in out.artifacts:
+            if artifact.content_path and not artifact.sha256:
+                findings = len(result.out.findings)
+                self._hash(artifact, result)
+                hashed += 1
+                cacheable = cacheable and artifact.sha256 is not None and len(result.out.findings) == findings
+        if self.scans is not None and cacheable:
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            self.scans.put(entry.relpath, key, Cached(fmt, out, hashed), deps)
+        return result
+
+    def _hash(self, artifact: Artifact, result: FileResult) -> None:
+        for _attempt in range(2):
+            try:
+                artifact.sha256, hit = self.hasher.hash(artifact.content_path or "")
+            except FileChanged:
+                continue
+            except ReadError as exc:
+                result.out.findings.append(_unreadable(artifact.location, f"cannot hash file: {exc}", artifact.ref))
+                return
+            if hit:
+                result.cache_hits += 1
+            else:
+                result.hashed_files += 1
+                result.hashed_bytes += artifact.size or 0
+            return
+        result.out.findings.append(
+            Finding(
+                rule="file-changed-during-scan",
+                category=Category.INTEGRITY,
+                severity=Severity.ERROR,
+                message="file kept changing while it was hashed; no hash recorded",
+                location=artifact.location,
+                component=artifact.ref,
+                remediation="Scan a tree that is not being written to.",
+            )
+        )
+
+
+def _merge(into: dict[str, Artifact], artifact: Artifact) -> None:
+    """Same ref seen twice (a library declared in two files): one artifact, all its evidence."""
+    existing = into.get(artifact.ref)
+    if existing is None:
+        into[artifact.ref] = artifact
+        return
+    if existing.kind is Kind.LIBRARY and artifact.kind is Kind.LIBRARY:
+        merge_dependency(existing, artifact)
+        return
+    for ev in artifact.evidence:
+        if ev not in existing.evidence:
+            existing.evidence.append(ev)
+    for key, value in artifact.properties.items():
+        existing.properties.setdefault(key, value)
+
+
+def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
+    """Scan `root` into an inventory. Raises FileNotFoundError/NotADirectoryError for a bad root."""
+    options = options or ScanOptions()
+    root_real = os.path.realpath(root)
+    walked = walk(Path(root_real), options.excludes)
+    inv = Inventory(
+        root_name=os.path.basename(root_real) or root_real,
+        skipped=walked.skipped,
+        environments=walked.environments,
+    )
+    cache = HashCache((options.cache_dir or default_cache_dir()) if options.use_cache else None)
+    if cache.warning:
+        inv.warnings.append(cache.warning)
+    progress = options.progress
+    progress.start(len(walked.files))
+    scans = ScanCache((options.cache_dir or default_cache_dir()), root_real) if options.use_cache else None
+    if scans is not None and scans.warning:
+        inv.warnings.append(scans.warning)
+    processor = FileProcessor(root_real, Hasher(cache, progress.add_bytes), progress, scans)
+    artifacts: dict[str, Artifact] = {}
+    jobs = options.jobs or min(32, (os.cpu_count() or 1) * 2)
+    try:
+        results: list[FileResult | None] = [_from_cache(scans, entry, progress) for entry in walked.files]
+        misses = [entry for entry, result in zip(walked.files, results, strict=True) if result is None]
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="aibom") as pool:
+            scanned = iter(pool.map(processor, misses))
+            for entry, cached in zip(walked.files, results, strict=True):
+                result = cached if cached is not None else next(scanned)
+                inv.stats.files += 1
+                inv.stats.bytes += entry.size
+                inv.stats.hashed_files += result.hashed_files
+                inv.stats.hashed_bytes += result.hashed_bytes
+                inv.stats.cache_hits += result.cache_hits
+                inv.stats.scans_cached += cached is not None
+                if result.fmt:
+                    inv.stats.formats[result.fmt] = inv.stats.formats.get(result.fmt, 0) + 1
+                for artifact in result.out.artifacts:
+                    _merge(artifacts, artifact)
+                inv.findings.extend(result.out.findings)
+                inv.license_files.extend(result.out.license_files)
+    finally:
+        progress.finish()
+        cache.close()
+        if scans is not None:
+            scans.close()
+    for warning in (cache.warning, scans.warning if scans is not None else None):
+        if warning and warning not in inv.warnings:
+            inv.warnings.append(warning)
+    inv.artifacts = list(artifacts.values())
+    resolve_dependencies(inv, root_real, options.pythons)
+    group_datasets(inv)
+    if options.online:
+        from .online import enrich  # requests is imported only when asked to go online
+
+        enrich(inv, (options.cache_dir or default_cache_dir()) if options.use_cache else None)
+    link(inv)
+    inv.findings = list({_finding_key(f): f for f in inv.findings}.values())  # an included file is read twice
+    return inv
+
+
+def _from_cache(scans: ScanCache | None, entry: FileEntry, progress: Progress) -> FileResult | None:
+    """The cached result of an unchanged file (its artifacts' hashes count as answered from cache)."""
+    cached = scans.lookup(entry.relpath, entry.key) if scans is not None else None
+    if cached is None:
+        return None
+    progress.file_done()
+    return FileResult(cached.fmt, cached.out, cache_hits=cached.hashed)
+
+
+def _finding_key(f: Finding) -> tuple[object, ...]:
+    return (f.rule, f.category, f.severity, f.message, f.location, f.component, f.offset)

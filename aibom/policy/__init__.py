@@ -1,0 +1,1 @@
+"""Policy: rules over an inventory (from a scan or read back from a BOM), openness levels, license reasoning."""

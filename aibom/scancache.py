@@ -1,0 +1,166 @@
+"""A persistent cache of what scanning each file produced, so a warm rescan skips sniff, scan and hash.
+
+One SQLite table next to the hash cache, one row per (scanned root, relative path). A row holds the file's
+stat key (dev, ino, size, mtime_ns, ctime_ns; ctime because `touch -r` can restore an mtime but never a
+ctime), the run context (aibom version and a fingerprint of its code and data, so an upgrade invalidates
+everything) and the scan result as JSON, with the stat keys of any other file the scanner consulted
+(an included requirements file, `.dvc/config`, a path a script names: see `aibom.readdeps`).
+
+A run loads every row of its root in one query, answers unchanged files from it, and writes back only
+the rows that changed. A row that does not decode exactly is a miss, never an error and never output.
+Locking, busy handling and rebuilding a corrupt database are the hash cache's (`HashCache`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from . import __version__, readdeps
+from .hashcache import HashCache
+from .resources import data_dir
+from .scanners.base import ScanOutput
+from .scanrecord import BadRecord, decode_output, encode_output
+
+Key = tuple[int, int, int, int, int]
+FILENAME = "scans-v1.sqlite3"
+_FORMAT = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scans (
+    scope TEXT NOT NULL, relpath TEXT NOT NULL, context TEXT NOT NULL, statkey TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (scope, relpath)
+) WITHOUT ROWID
+"""
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Cached:
+    """One file's cached scan: its format, its output (artifacts already hashed) and how many it hashed."""
+
+    fmt: str | None
+    out: ScanOutput
+    hashed: int
+
+
+def _key_text(key: Key) -> str:
+    return ":".join(str(v) for v in key)
+
+
+@cache
+def context() -> str:
+    """aibom's version and a fingerprint (name, size, mtime) of its code and data files."""
+    parts = [__version__, str(_FORMAT)]
+    folders = [_PACKAGE]
+    with contextlib.suppress(FileNotFoundError):
+        folders.append(data_dir("licenses"))
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith((".pyc", ".pyo")):
+                    continue
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(OSError):
+                    st = os.stat(path)
+                    parts.append(f"{os.path.relpath(path, folder)}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+class ScanCache(HashCache):
+    """Per-root scan results. `load` once, `get` per file (any thread), `put` new results, `close` writes."""
+
+    filename = FILENAME
+    schema = _SCHEMA
+    label = "scan cache"
+
+    def __init__(self, folder: Path | None, scope: str) -> None:
+        self.scope = hashlib.sha256(os.fsencode(scope)).hexdigest()  # the root's real path, any bytes
+        self.context = context()
+        self._rows: dict[str, tuple[str, str]] = {}
+        self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
+        self._seen: set[str] = set()
+        super().__init__(folder)
+        self._load()
+
+    def _load(self) -> None:
+        if self._db is None:
+            return
+        try:
+            rows = self._db.execute(
+                "SELECT relpath, statkey, data FROM scans WHERE scope=? AND context=?", (self.scope, self.context)
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            self.warning = f"scan cache not read: {exc}"
+            return
+        self._rows = {r[0]: (r[1], r[2]) for r in rows if isinstance(r[0], str)}
+
+    def lookup(self, relpath: str, key: Key | None) -> Cached | None:
+        """The cached result for this file in this state, or None."""
+        self._seen.add(relpath)
+        row = self._rows.get(relpath)
+        if row is None or key is None or row[0] != _key_text(key):
+            return None
+        try:
+            data = json.loads(row[1])
+            if not isinstance(data, dict) or data.get("v") != _FORMAT:
+                return None
+            fmt, hashed, deps = data.get("fmt"), data.get("hashed"), data.get("deps", {})
+            if not (fmt is None or isinstance(fmt, str)) or not isinstance(hashed, int) or not isinstance(deps, dict):
+                return None
+            wanted = {}
+            for path, value in deps.items():
+                if value is not None and (
+                    not isinstance(value, list) or len(value) != 5 or not all(type(v) is int for v in value)
+                ):
+                    return None
+                wanted[path] = tuple(value) if value is not None else None
+            if not readdeps.unchanged(wanted):
+                return None
+            return Cached(fmt, decode_output(data.get("out")), hashed)
+        except (ValueError, BadRecord, RecursionError):
+            return None
+
+    def put(self, relpath: str, key: Key, result: Cached, deps: dict[str, readdeps.StatKey]) -> None:  # type: ignore[override]
+        if self._db is None:
+            return
+        data = {
+            "v": _FORMAT,
+            "fmt": result.fmt,
+            "hashed": result.hashed,
+            "deps": {p: list(k) if k else None for p, k in sorted(deps.items())},
+            "out": encode_output(result.out),
+        }
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True)  # ASCII: paths may hold any bytes
+        with self._lock:
+            self._entries[relpath] = f"{_key_text(key)}\n{text}"
+
+    def flush(self) -> None:
+        """Write new and changed rows, drop rows of files that are gone; a failure loses only cache entries."""
+        if self._db is None:
+            return
+        with self._lock:
+            rows = []
+            for rel, value in self._entries.items():
+                statkey, data = value.split("\n", 1)
+                rows.append((self.scope, rel, self.context, statkey, data))
+            gone = [(self.scope, rel) for rel in self._rows if rel not in self._seen] if self._seen else []
+            self._entries.clear()
+            if not rows and not gone:
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("DELETE FROM scans WHERE scope=? AND context!=?", (self.scope, self.context))
+                self._db.executemany("DELETE FROM scans WHERE scope=? AND relpath=?", gone)
+                self._db.executemany("INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                self.warning = f"scan cache not updated: {exc}"
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    self._db.execute("ROLLBACK")

@@ -1,0 +1,113 @@
+"""Identify a file's format from its bytes, and give scanners bounded, safe reads of it.
+
+The registry (`aibom.scanners`) asks each scanner in priority order whether it knows a file;
+names are only hints, content decides.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+HEAD_BYTES = 8192
+
+
+class ReadError(Exception):
+    """A file could not be read as a regular file (gone, replaced, permission denied ...)."""
+
+
+def open_regular(path: str) -> int:
+    """Open `path` read-only without blocking and insist it is a regular file. Returns an fd."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ReadError(exc.strerror or str(exc)) from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadError("not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@dataclass
+class Probe:
+    """One file under inspection: its name, size and first bytes, with bounded reads of the rest."""
+
+    relpath: str
+    path: str
+    size: int
+    head: bytes
+    root: str = ""  # the scanned root's real path
+
+    @property
+    def name(self) -> str:
+        return self.relpath.rsplit("/", 1)[-1]
+
+    @property
+    def folder(self) -> str:
+        return self.relpath.rsplit("/", 1)[0] if "/" in self.relpath else ""
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Read up to `length` bytes at `offset`; fewer only at end of file."""
+        if offset + length <= len(self.head):
+            return self.head[offset : offset + length]
+        fd = open_regular(self.path)
+        try:
+            chunks = []
+            while length > 0:
+                chunk = os.pread(fd, min(length, 1 << 24), offset)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                offset += len(chunk)
+                length -= len(chunk)
+            return b"".join(chunks)
+        except OSError as exc:
+            raise ReadError(exc.strerror or str(exc)) from exc
+        finally:
+            os.close(fd)
+
+    def read_text(self, limit: int) -> str | None:
+        """The file as text if it is at most `limit` bytes and looks like text, else None."""
+        if self.size > limit:
+            return None
+        data = self.read(0, self.size)
+        if not looks_like_text(data):
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    @classmethod
+    def from_file(cls, relpath: str, path: str, root: str = "") -> tuple[Probe, os.stat_result]:
+        fd = open_regular(path)
+        try:
+            st = os.fstat(fd)
+            head = os.pread(fd, HEAD_BYTES, 0)
+        except OSError as exc:
+            raise ReadError(exc.strerror or str(exc)) from exc
+        finally:
+            os.close(fd)
+        return cls(relpath, path, st.st_size, head, root), st
+
+
+_TEXT_CONTROL = set(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
+
+
+def looks_like_text(data: bytes) -> bool:
+    """Heuristic: no NUL bytes, valid UTF-8 (allowing a cut last character) or few control bytes."""
+    if not data:
+        return True
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3 and exc.reason.startswith("unexpected end"):
+            return True
+    controls = sum(1 for b in data if b in _TEXT_CONTROL)
+    return controls / len(data) < 0.01

@@ -1,0 +1,49 @@
+"""YAML read safely and bounded: PyYAML's safe loader, a size cap, no aliases, limited nesting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+MAX_DEPTH = 64
+
+
+class YamlError(ValueError):
+    """The text is not YAML aibom will read."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """Safe loader that refuses aliases (no expansion bombs) and deep nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise YamlError("YAML aliases are not accepted")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise YamlError(f"YAML nested deeper than {MAX_DEPTH}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str, max_chars: int = 1 << 20) -> Any:
+    """The single YAML document in `text`. Raises YamlError for anything unreadable or too large."""
+    if len(text) > max_chars:
+        raise YamlError(f"YAML larger than {max_chars} characters")
+    loader = None
+    try:
+        loader = _BoundedLoader(text)
+        return loader.get_single_data()
+    except YamlError:
+        raise
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
+        raise YamlError(str(exc).replace("\n", " ")[:200]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
