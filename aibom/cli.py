@@ -16,7 +16,7 @@ from .bom.formats import FORMATS, render
 from .deps.environment import PythonNotUsable
 from .inventory import Inventory
 from .output import write_atomic
-from .pipeline import ScanOptions, scan_tree
+from .pipeline import ScanOptions, fragment_cache, scan_tree
 from .policy import engine as policy_engine
 from .policy.config import PolicyConfig, PolicyError
 from .progress import Progress
@@ -60,6 +60,12 @@ def _details(inv: Inventory) -> None:
     for f in inv.findings:
         where = f" {f.location}" if f.location else ""
         click.echo(for_terminal(f"aibom: {f.severity} [{f.category}]{where}: {f.message}"), err=True)
+    stats = inv.stats
+    if stats.components_rendered or stats.components_reused:
+        click.echo(
+            f"aibom: BOM components: {stats.components_rendered} rendered, {stats.components_reused} from cache",
+            err=True,
+        )
 
 
 def _check_writable(output: Path) -> None:
@@ -163,7 +169,14 @@ def scan(
     try:
         inv = scan_tree(path, options)
         policy_engine.openness(inv)  # each model's openness level, recorded as a property
-        text = render(inv, fmt, spec_version)
+        fragments = fragment_cache(path, options) if fmt == "cyclonedx-json" else None
+        try:
+            text = render(inv, fmt, spec_version, fragments)
+        finally:
+            if fragments is not None:
+                fragments.close()
+                if fragments.warning:
+                    inv.warnings.append(fragments.warning)
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
         raise UserError(f"cannot scan {path}: {exc}") from None
     except (ValueError, PythonNotUsable) as exc:

@@ -213,6 +213,8 @@ class Stats:
     hashed_bytes: int = 0
     cache_hits: int = 0
     scans_cached: int = 0  # files answered by the scan-result cache (not sniffed, scanned or hashed)
+    components_rendered: int = 0  # CycloneDX JSON components rendered by the library this run
+    components_reused: int = 0  # ... and taken from the BOM fragment cache
     formats: dict[str, int] = field(default_factory=dict)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import readdeps
+from .bom.fragments import FragmentCache
 from .datasets.group import group_datasets
 from .deps.model import merge_dependency
 from .deps.resolve import resolve_dependencies
@@ -213,6 +214,13 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     link(inv)
     inv.findings = list({_finding_key(f): f for f in inv.findings}.values())  # an included file is read twice
     return inv
+
+
+def fragment_cache(root: Path, options: ScanOptions) -> FragmentCache | None:
+    """The BOM fragment cache of `root` (CycloneDX JSON components of earlier runs), when caching is on."""
+    if not options.use_cache:
+        return None
+    return FragmentCache(options.cache_dir or default_cache_dir(), os.path.realpath(root))
 
 
 def _from_cache(scans: ScanCache | None, entry: FileEntry, progress: Progress) -> FileResult | None:

@@ -30,7 +30,7 @@ from .scanrecord import BadRecord, decode_output, encode_output
 
 Key = tuple[int, int, int, int, int]
 FILENAME = "scans-v1.sqlite3"
-_FORMAT = 1
+_FORMAT = 2  # 2: dicts keep the scanner's order, so a cached result equals the fresh one exactly
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
     scope TEXT NOT NULL, relpath TEXT NOT NULL, context TEXT NOT NULL, statkey TEXT NOT NULL, data TEXT NOT NULL,
@@ -86,6 +86,7 @@ class ScanCache(HashCache):
         self._rows: dict[str, tuple[str, str]] = {}
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
         self._seen: set[str] = set()
+        self._nothing: dict[str, tuple[str | None, int]] = {}  # rows of files that yielded nothing, decoded once
         super().__init__(folder)
         self._load()
 
@@ -107,6 +108,9 @@ class ScanCache(HashCache):
         row = self._rows.get(relpath)
         if row is None or key is None or row[0] != _key_text(key):
             return None
+        if row[1] in self._nothing:  # most files (source code, configs) yield nothing: no need to decode
+            fmt, hashed = self._nothing[row[1]]
+            return Cached(fmt, ScanOutput(), hashed)
         try:
             data = json.loads(row[1])
             if not isinstance(data, dict) or data.get("v") != _FORMAT:
@@ -123,7 +127,10 @@ class ScanCache(HashCache):
                 wanted[path] = tuple(value) if value is not None else None
             if not readdeps.unchanged(wanted):
                 return None
-            return Cached(fmt, decode_output(data.get("out")), hashed)
+            out = decode_output(data.get("out"))
+            if not wanted and out == ScanOutput():
+                self._nothing[row[1]] = (fmt, hashed)
+            return Cached(fmt, out, hashed)
         except (ValueError, BadRecord, RecursionError):
             return None
 
@@ -137,7 +144,7 @@ class ScanCache(HashCache):
             "deps": {p: list(k) if k else None for p, k in sorted(deps.items())},
             "out": encode_output(result.out),
         }
-        text = json.dumps(data, separators=(",", ":"), sort_keys=True)  # ASCII: paths may hold any bytes
+        text = json.dumps(data, separators=(",", ":"))  # ASCII: paths may hold any bytes; dicts keep their order
         with self._lock:
             self._entries[relpath] = f"{_key_text(key)}\n{text}"
 

@@ -50,6 +50,11 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+@cache
+def _init_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+
+
 def _json_value(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise BadRecord("too deep")
@@ -96,8 +101,8 @@ def decode(tp: Any, value: Any, depth: int = 0) -> Any:
         if not isinstance(value, dict):
             raise BadRecord(f"expected a {tp.__name__} object")
         hints = _hints(tp)
-        names = {f.name for f in dataclasses.fields(tp) if f.init}
-        if not set(value) <= names:
+        names = _init_names(tp)
+        if not names.issuperset(value):
             raise BadRecord(f"unknown {tp.__name__} fields: {sorted(set(value) - names)}")
         try:
             return tp(**{k: decode(hints[k], v, depth + 1) for k, v in value.items()})

@@ -32,9 +32,10 @@ from packageurl import PackageURL
 from .. import __version__
 from ..deps.model import CDX_SCOPE, DIRECT, SCOPE
 from ..inventory import Artifact, Finding, Inventory, Kind, License
-from ..textsafe import for_json_text, for_xml, map_strings
+from ..textsafe import for_xml, map_strings
 from . import ml_extensions
-from .validate import json_errors, xml_errors
+from .fragments import FragmentCache
+from .validate import xml_errors
 
 SPEC_VERSIONS = {"1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}
 FORMATS = ("cyclonedx-json", "cyclonedx-xml")
@@ -48,8 +49,8 @@ _TYPES = {
 }
 ROOT_REF = "aibom:root"
 _HASH_ALGS = {"MD5": HashAlgorithm.MD5, "SHA-1": HashAlgorithm.SHA_1, "SHA-512": HashAlgorithm.SHA_512}
-_JSON_HEAD = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata")
-_ZERO_SERIAL = uuid.UUID(int=0)
+JSON_HEAD = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata")
+ZERO_SERIAL = uuid.UUID(int=0)
 
 
 class InvalidBom(RuntimeError):
@@ -188,9 +189,19 @@ def _component(
     )
 
 
-def build_bom(inv: Inventory) -> Bom:
-    """The library's model of the BOM (without modelCard/data, which it cannot hold yet)."""
-    bom = Bom(serial_number=_ZERO_SERIAL)
+def split_findings(inv: Inventory) -> tuple[dict[str, list[Finding]], list[Finding]]:
+    """Findings by the component they are about, and those about nothing in the BOM (kept on the BOM itself)."""
+    by_component: dict[str, list[Finding]] = {}
+    loose: list[Finding] = []
+    known = {a.ref for a in inv.all_artifacts()}
+    for f in inv.findings:
+        (by_component.setdefault(f.component, []) if f.component in known else loose).append(f)
+    return by_component, loose
+
+
+def metadata_bom(inv: Inventory, loose: list[Finding]) -> tuple[Bom, Component]:
+    """A Bom holding only the metadata: the tool, the scanned root and the BOM-level properties."""
+    bom = Bom(serial_number=ZERO_SERIAL)
     bom.metadata.timestamp = build_timestamp()
     bom.metadata.tools.components.add(
         Component(type=ComponentType.APPLICATION, name="aibom", version=__version__, group="aibom")
@@ -202,12 +213,6 @@ def build_bom(inv: Inventory) -> Bom:
         licenses=_licenses(inv.root_licenses()),
     )
     bom.metadata.component = root
-    by_component: dict[str, list[Finding]] = {}
-    loose: list[Finding] = []
-    known = {a.ref for a in inv.all_artifacts()}
-    for f in inv.findings:
-        # a finding about a component that is not in the BOM stays visible on the BOM itself
-        (by_component.setdefault(f.component, []) if f.component in known else loose).append(f)
     meta_props = [Property(name="aibom:finding", value=_finding_value(f)) for f in loose]
     meta_props += [
         Property(name="aibom:skipped", value=f"{s.reason}: {s.path}" + (f" ({s.detail})" if s.detail else ""))
@@ -220,15 +225,16 @@ def build_bom(inv: Inventory) -> Bom:
         Property(name="aibom:bytes", value=str(inv.stats.bytes)),
     ]
     bom.metadata.properties.update(meta_props)
-    by_ref = {a.ref: a for a in inv.artifacts}
-    components = {a.ref: _component(a, by_component, by_ref) for a in inv.artifacts}
-    _add_sorted(bom, list(components.values()))
-    _index_dependencies(bom)
-    needed = {ref for a in inv.artifacts for ref in a.depends_on if ref in components}
-    # The project ships what was found in it: its models and datasets, its direct libraries, and the files
-    # no dataset claims (not the hub models and datasets its cards only name).
-    top = [
-        components[a.ref]
+    return bom, root
+
+
+def top_level_refs(inv: Inventory) -> list[str]:
+    """What the root depends on: what was found in the project (its models and datasets, its direct
+    libraries, and the files no dataset claims), not the hub models and datasets its cards only name."""
+    refs = {a.ref for a in inv.artifacts}
+    needed = {ref for a in inv.artifacts for ref in a.depends_on if ref in refs}
+    return [
+        a.ref
         for a in inv.artifacts
         if not a.external
         and (
@@ -237,7 +243,25 @@ def build_bom(inv: Inventory) -> Bom:
             or (a.kind is Kind.FILE and a.ref not in needed)
         )
     ]
-    bom.register_dependency(root, top)
+
+
+def components_bom(artifacts: list[Artifact], findings: dict[str, list[Finding]], by_ref: dict[str, Artifact]) -> Bom:
+    """A Bom of just these artifacts' components (no metadata, no dependencies between them)."""
+    bom = Bom(serial_number=ZERO_SERIAL)
+    _add_sorted(bom, [_component(a, findings, by_ref) for a in artifacts])
+    _index_dependencies(bom)  # the library registers every component on output
+    return bom
+
+
+def build_bom(inv: Inventory) -> Bom:
+    """The library's model of the whole BOM (without modelCard/data, which it cannot hold yet)."""
+    by_component, loose = split_findings(inv)
+    bom, root = metadata_bom(inv, loose)
+    by_ref = {a.ref: a for a in inv.artifacts}
+    components = {a.ref: _component(a, by_component, by_ref) for a in inv.artifacts}
+    _add_sorted(bom, list(components.values()))
+    _index_dependencies(bom)
+    bom.register_dependency(root, [components[ref] for ref in top_level_refs(inv)])
     for a in inv.artifacts:
         deps = [components[r] for r in a.depends_on if r in components and r != a.ref]
         bom.register_dependency(components[a.ref], deps)
@@ -290,41 +314,42 @@ def _index_dependencies(bom: Bom) -> None:
     bom.register_dependency = register  # type: ignore[method-assign]
 
 
-def _serial(content: str) -> str:
+def serial_of(content: str) -> str:
     """A serial number derived from the document with the placeholder serial in it."""
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'aibom:' + hashlib.sha256(content.encode()).hexdigest())}"
 
 
-def render(inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6") -> str:
-    """Serialise and validate. Raises InvalidBom if the schema rejects aibom's own output."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}")
-    schema = SPEC_VERSIONS[spec_version]
-    if fmt == "cyclonedx-xml":
-        inv = map_strings(inv, for_xml)  # XML 1.0 cannot carry control characters that file names may hold
+def library_json(bom: Bom, spec_version: str) -> dict[str, Any]:
+    """The library's JSON of a Bom, parsed."""
     with warnings.catch_warnings():
         # The library warns about an empty dependency graph for an empty tree; that is a fact, not a problem.
         warnings.simplefilter("ignore", UserWarning)
-        bom = build_bom(inv)
-        lib_json = _JSON[spec_version](bom).output_as_string()
-        lib_xml = _XML[spec_version](bom).output_as_string() if fmt == "cyclonedx-xml" else ""
-    fields = ml_extensions.collect(inv.artifacts)
-    doc = json.loads(lib_json)
-    ml_extensions.add_to_json(doc, fields)
-    ml_extensions.sort_occurrences_json(doc)
-    canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    serial = _serial(canonical)
-    placeholder = _ZERO_SERIAL.urn
+        return json.loads(_JSON[spec_version](bom).output_as_string())  # type: ignore[no-any-return]
+
+
+def render(
+    inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6", fragments: FragmentCache | None = None
+) -> str:
+    """Serialise and validate. Raises InvalidBom if the schema rejects aibom's own output.
+
+    JSON is assembled from per-component fragments (`aibom.bom.assemble`), reusing those in `fragments`
+    from an earlier run; XML is the library's whole document.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
     if fmt == "cyclonedx-json":
-        doc["serialNumber"] = serial
-        head = {k: doc.pop(k) for k in _JSON_HEAD if k in doc}
-        doc = head | doc
-        error = json_errors(doc, schema)
-        text = for_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
-    else:
-        text = ml_extensions.add_to_xml(lib_xml, fields)
-        text = text.replace(f'serialNumber="{placeholder}"', f'serialNumber="{serial}"', 1)
-        error = xml_errors(text, schema)
+        from .assemble import render_json
+
+        return render_json(inv, spec_version, fragments)
+    schema = SPEC_VERSIONS[spec_version]
+    inv = map_strings(inv, for_xml)  # XML 1.0 cannot carry control characters that file names may hold
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        lib_xml = _XML[spec_version](build_bom(inv)).output_as_string()
+    text = ml_extensions.add_to_xml(lib_xml, ml_extensions.collect(inv.artifacts))
+    placeholder = f'serialNumber="{ZERO_SERIAL.urn}"'
+    text = text.replace(placeholder, f'serialNumber="{serial_of(text)}"', 1)
+    error = xml_errors(text, schema)
     if error is not None:
         raise InvalidBom(f"aibom produced an invalid CycloneDX {spec_version} {fmt} document: {error}")
     return text

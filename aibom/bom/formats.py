@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from ..inventory import Inventory
 from . import cyclonedx
+from .fragments import FragmentCache
 
 FORMATS = (*cyclonedx.FORMATS, "spdx-json", "spdx3-json")
 
 
-def render(inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6") -> str:
-    """The validated document text. Raises cyclonedx.InvalidBom when aibom's own output fails validation."""
+def render(
+    inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6", fragments: FragmentCache | None = None
+) -> str:
+    """The validated document text. Raises cyclonedx.InvalidBom when aibom's own output fails validation.
+
+    `fragments` (CycloneDX JSON only) reuses the components rendered by an earlier run of the same root."""
     if fmt in cyclonedx.FORMATS:
-        return cyclonedx.render(inv, fmt, spec_version)
+        return cyclonedx.render(inv, fmt, spec_version, fragments)
     if fmt == "spdx-json":
         from . import spdx2  # spdx-tools takes a moment to import: only when asked for
 

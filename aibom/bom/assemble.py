@@ -1,0 +1,161 @@
+"""CycloneDX JSON assembled from per-component fragments, so a rescan renders only what changed.
+
+Every component is rendered by cyclonedx-python-lib (plus aibom's `modelCard`/`data`), validated, and
+kept as indented JSON text under a key that digests everything the component is made from. A rescan
+renders only components whose key is new and splices the cached rest into the document in the
+library's component order. The output is the document the library would write for the whole BOM
+(tests/test_bom_assembly.py checks this on real trees); only the serial number is derived from the
+assembled text itself.
+
+Validation is compositional, so the whole document is still checked against the schema: JSON Schema
+checks each `components` item on its own, so the document is valid when the document without its
+components is valid, every component is valid (each was, in the document it was rendered in), and the
+components are distinct (`uniqueItems`: their bom-refs are unique).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import uuid
+from importlib import metadata
+from typing import Any
+
+from .. import __version__
+from ..inventory import Artifact, Finding, Inventory
+from ..scancache import context
+from ..textsafe import for_json_text
+from . import ml_extensions
+from .cyclonedx import (
+    _TYPES,
+    JSON_HEAD,
+    ROOT_REF,
+    SPEC_VERSIONS,
+    ZERO_SERIAL,
+    InvalidBom,
+    components_bom,
+    library_json,
+    metadata_bom,
+    serial_of,
+    split_findings,
+    top_level_refs,
+)
+from .fragments import FragmentCache
+from .validate import json_errors
+
+_INDENT = "    "  # a component's depth in the document: {"components": [ {...} ]}
+
+
+def _stable_bytes(value: object) -> bytes:
+    """Pickle without the memo: equal values give equal bytes however their strings happen to be shared."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.fast = True  # no memo: structure only (aibom's artifacts hold no cycles)
+    pickler.dump(value)
+    return buf.getvalue()
+
+
+def _salt(spec_version: str) -> bytes:
+    """What every fragment depends on besides its artifact: aibom's code and data, the library, the spec."""
+    return "\n".join((context(), __version__, metadata.version("cyclonedx-python-lib"), spec_version)).encode()
+
+
+def fragment_key(
+    artifact: Artifact,
+    findings: dict[str, list[Finding]],
+    by_ref: dict[str, Artifact],
+    depends_on: list[str],
+    salt: bytes,
+) -> str:
+    """SHA-256 of all a component and its dependency entry are rendered from: the artifact with its parts,
+    their findings, the (kind, name, purl) of the base models named as pedigree ancestors, and the refs
+    it depends on that are in the BOM."""
+    parts = list(artifact.walk())
+    about = [findings.get(a.ref, []) for a in parts]
+    ancestors = [
+        (by_ref[ref].kind, by_ref[ref].name, by_ref[ref].purl) for a in parts for ref in a.ancestors if ref in by_ref
+    ]
+    digest = hashlib.sha256(salt)
+    digest.update(_stable_bytes((artifact, about, ancestors, depends_on)))
+    return digest.hexdigest()
+
+
+def _dependency(ref: str, depends_on: list[str]) -> dict[str, Any]:
+    """One entry of the library's flattened dependency graph (its key order: dependsOn, ref)."""
+    return {"dependsOn": depends_on, "ref": ref} if depends_on else {"ref": ref}
+
+
+def _sort_key(artifact: Artifact) -> tuple[Any, ...]:
+    """The library's component order (type, group, name, version, bom-ref; a missing value sorts last).
+    aibom sets no group, and bom-refs are unique, so these decide."""
+    version = artifact.version
+    return (_TYPES[artifact.kind].value, artifact.name, version is None, version or "", artifact.ref)
+
+
+def _fragment_text(component: dict[str, Any]) -> str:
+    text = for_json_text(json.dumps(component, indent=2, ensure_ascii=False))
+    return "\n".join(_INDENT + line for line in text.split("\n"))
+
+
+def _render_fragments(
+    artifacts: list[Artifact],
+    findings: dict[str, list[Finding]],
+    by_ref: dict[str, Artifact],
+    depends_on: dict[str, list[str]],
+    spec_version: str,
+) -> dict[str, str]:
+    """Render these artifacts' components through the library and check them, with their dependency
+    entries, against the schema: bom-ref -> fragment text."""
+    doc = library_json(components_bom(artifacts, findings, by_ref), spec_version)
+    ml_extensions.add_to_json(doc, ml_extensions.collect(artifacts))
+    ml_extensions.sort_occurrences_json(doc)
+    doc["dependencies"] = [_dependency(a.ref, depends_on[a.ref]) for a in artifacts]
+    _check(doc, spec_version)
+    return {comp["bom-ref"]: _fragment_text(comp) for comp in doc.get("components", [])}
+
+
+def _check(doc: dict[str, Any], spec_version: str) -> None:
+    error = json_errors(doc, SPEC_VERSIONS[spec_version])
+    if error is not None:
+        raise InvalidBom(f"aibom produced an invalid CycloneDX {spec_version} cyclonedx-json document: {error}")
+
+
+def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | None = None) -> str:
+    """The CycloneDX JSON text of `inv`, reusing and refreshing the cached fragments of its components."""
+    findings, loose = split_findings(inv)
+    by_ref = {a.ref: a for a in inv.artifacts}
+    if len(by_ref) != len(inv.artifacts):
+        raise InvalidBom("two components share a bom-ref")  # the inventory guarantees unique refs
+    depends_on = {a.ref: sorted({r for r in a.depends_on if r in by_ref and r != a.ref}) for a in inv.artifacts}
+    salt = _salt(spec_version)
+    keys = {a.ref: fragment_key(a, findings, by_ref, depends_on[a.ref], salt) for a in inv.artifacts}
+    cached = fragments.load() if fragments is not None else {}
+    missing = [a for a in inv.artifacts if keys[a.ref] not in cached]
+    rendered = _render_fragments(missing, findings, by_ref, depends_on, spec_version) if missing else {}
+    texts = {ref: cached[key] if key in cached else rendered[ref] for ref, key in keys.items()}
+    inv.stats.components_rendered, inv.stats.components_reused = len(missing), len(keys) - len(missing)
+
+    meta_bom, _root = metadata_bom(inv, loose)
+    meta = library_json(meta_bom, spec_version)
+    doc = {k: meta[k] for k in JSON_HEAD if k in meta}
+    doc["serialNumber"] = ZERO_SERIAL.urn
+    root = _dependency(ROOT_REF, sorted(set(top_level_refs(inv))))
+    _check(doc | {"dependencies": [root]}, spec_version)  # the rest was checked when it was rendered
+    placeholder = f"aibom-components-{uuid.uuid4()}"
+    if texts:
+        doc["components"] = placeholder
+    entries = [root] + [_dependency(ref, refs) for ref, refs in depends_on.items()]
+    doc["dependencies"] = sorted(entries, key=lambda entry: entry["ref"])
+
+    text = for_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
+    if texts:
+        ordered = (texts[a.ref] for a in sorted(inv.artifacts, key=_sort_key))
+        text = text.replace(f'"{placeholder}"', "[\n" + ",\n".join(ordered) + "\n  ]", 1)
+    text = text.replace(ZERO_SERIAL.urn, serial_of(text), 1)
+
+    if fragments is not None:
+        used = set(keys.values())
+        fragments.store({keys[ref]: rendered[ref] for ref in rendered}, [key for key in cached if key not in used])
+    return text

@@ -1,0 +1,65 @@
+"""A persistent cache of rendered BOM components, so a rescan re-renders only what changed.
+
+One SQLite table next to the hash and scan caches (`fragments-v1.sqlite3`), one row per (scanned root,
+fragment key). A key is the SHA-256 of everything one component's JSON is made from (see
+`aibom.bom.assemble.fragment_key`), so a row is never stale: a changed artifact has a new key. A run loads
+its root's rows in one query, writes the fragments it rendered and drops the rows it did not use.
+Locking, busy handling and rebuilding a corrupt database are the hash cache's (`HashCache`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+from ..hashcache import HashCache
+
+FILENAME = "fragments-v1.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fragments (
+    scope TEXT NOT NULL, key TEXT NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID
+"""
+
+
+class FragmentCache(HashCache):
+    """Rendered components of one scanned root, by fragment key. `load`, then `store` once per render."""
+
+    filename = FILENAME
+    schema = _SCHEMA
+    label = "BOM fragment cache"
+
+    def __init__(self, folder: Path | None, scope: str) -> None:
+        self.scope = hashlib.sha256(os.fsencode(scope)).hexdigest()  # the root's real path, any bytes
+        super().__init__(folder)
+
+    def load(self) -> dict[str, str]:
+        """Every cached fragment of this root (key -> text); empty when the cache is off or unreadable."""
+        if self._db is None:
+            return {}
+        try:
+            rows = self._db.execute("SELECT key, text FROM fragments WHERE scope=?", (self.scope,)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            self.warning = f"{self.label} not read: {exc}"
+            return {}
+        return {k: t for k, t in rows if isinstance(k, str) and isinstance(t, str)}
+
+    def store(self, new: dict[str, str], unused: list[str]) -> None:
+        """Add the fragments rendered this run, drop the ones it no longer needs; a failure loses only cache rows."""
+        if self._db is None or (not new and not unused):
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM fragments WHERE scope=? AND key=?", [(self.scope, k) for k in unused])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?)", [(self.scope, k, t) for k, t in new.items()]
+            )
+            self._db.execute("COMMIT")
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            self.warning = f"{self.label} not updated: {exc}"
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
