@@ -117,7 +117,7 @@ def scan_one(path: str, options: dict[str, Any]) -> dict[str, Any]:
 def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]:
     from .bom.formats import render
     from .inventory import Kind
-    from .pipeline import ScanOptions, scan_tree
+    from .pipeline import ScanOptions, fragment_cache, scan_tree
     from .policy import engine as policy_engine
 
     root = Path(path)
@@ -133,8 +133,13 @@ def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]
     fmt = options.get("format", "cyclonedx-json")
     inv = scan_tree(root, scan_options)
     policy_engine.openness(inv)  # as `aibom scan` does before writing
-    with _epoch(options.get("source_date_epoch")):
-        out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"))}
+    fragments = fragment_cache(root, scan_options) if fmt == "cyclonedx-json" else None
+    try:
+        with _epoch(options.get("source_date_epoch")):
+            out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments)}
+    finally:
+        if fragments is not None:
+            fragments.close()
     row.components = len(inv.artifacts)
     row.models = sum(1 for a in inv.artifacts if a.kind == Kind.MODEL)
     if options.get("check"):

@@ -22,7 +22,7 @@ import click
 from .bom.cyclonedx import SPEC_VERSIONS, InvalidBom
 from .bom.formats import render
 from .output import write_atomic
-from .pipeline import ScanOptions, scan_tree
+from .pipeline import ScanOptions, fragment_cache, scan_tree
 from .policy import engine as policy_engine
 
 MAX_BOM_BYTES = 512 * 1024 * 1024  # an existing BOM bigger than this is not read; it is regenerated
@@ -122,17 +122,23 @@ def bom(output: Path, spec_version: str | None, root: Path) -> None:
     # The BOM does not describe itself: its own size would change it on every run.
     excludes = (f"/{rel}",) if rel else ()
     try:
-        inv = scan_tree(root, ScanOptions(excludes=excludes))
+        options = ScanOptions(excludes=excludes)
+        inv = scan_tree(root, options)
         # Whether the BOM exists yet must not change it: drop the walk's note that it was excluded.
         inv.skipped = [skip for skip in inv.skipped if skip.path != rel]
         policy_engine.openness(inv)
         old_epoch = _timestamp_of(old_doc)
-        if old_text is not None and old_epoch is not None:
-            with _source_date_epoch(old_epoch):
-                if render(inv, "cyclonedx-json", spec_version) == old_text:
-                    return
-        with _source_date_epoch(_new_epoch(root)):
-            text = render(inv, "cyclonedx-json", spec_version)
+        fragments = fragment_cache(root, options)
+        try:
+            if old_text is not None and old_epoch is not None:
+                with _source_date_epoch(old_epoch):
+                    if render(inv, "cyclonedx-json", spec_version, fragments) == old_text:
+                        return
+            with _source_date_epoch(_new_epoch(root)):
+                text = render(inv, "cyclonedx-json", spec_version, fragments)
+        finally:
+            if fragments is not None:
+                fragments.close()
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, [text])
     except (OSError, ValueError) as exc:

@@ -3,7 +3,8 @@
 One SQLite table next to the hash and scan caches (`fragments-v1.sqlite3`), one row per (scanned root,
 fragment key). A key is the SHA-256 of everything one component's JSON is made from (see
 `aibom.bom.assemble.fragment_key`), so a row is never stale: a changed artifact has a new key. A run loads
-its root's rows in one query, writes the fragments it rendered and drops the rows it did not use.
+its root's rows in one query, writes the fragments it rendered and drops the rows it did not use. A row
+whose text no longer matches its checksum (a damaged file) is a miss: that component is rendered again.
 Locking, busy handling and rebuilding a corrupt database are the hash cache's (`HashCache`).
 """
 
@@ -20,10 +21,14 @@ from ..hashcache import HashCache
 FILENAME = "fragments-v1.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fragments (
-    scope TEXT NOT NULL, key TEXT NOT NULL, text TEXT NOT NULL,
+    scope TEXT NOT NULL, key TEXT NOT NULL, text TEXT NOT NULL, checksum TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 ) WITHOUT ROWID
 """
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class FragmentCache(HashCache):
@@ -42,11 +47,11 @@ class FragmentCache(HashCache):
         if self._db is None:
             return {}
         try:
-            rows = self._db.execute("SELECT key, text FROM fragments WHERE scope=?", (self.scope,)).fetchall()
+            rows = self._db.execute("SELECT key, text, checksum FROM fragments WHERE scope=?", (self.scope,)).fetchall()
         except sqlite3.DatabaseError as exc:
             self.warning = f"{self.label} not read: {exc}"
             return {}
-        return {k: t for k, t in rows if isinstance(k, str) and isinstance(t, str)}
+        return {k: t for k, t, c in rows if isinstance(k, str) and isinstance(t, str) and c == _checksum(t)}
 
     def store(self, new: dict[str, str], unused: list[str]) -> None:
         """Add the fragments rendered this run, drop the ones it no longer needs; a failure loses only cache rows."""
@@ -56,7 +61,8 @@ class FragmentCache(HashCache):
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("DELETE FROM fragments WHERE scope=? AND key=?", [(self.scope, k) for k in unused])
             self._db.executemany(
-                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?)", [(self.scope, k, t) for k, t in new.items()]
+                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?)",
+                [(self.scope, k, t, _checksum(t)) for k, t in new.items()],
             )
             self._db.execute("COMMIT")
         except (sqlite3.DatabaseError, ValueError) as exc:

@@ -1,0 +1,186 @@
+"""CycloneDX JSON assembled from cached per-component fragments (aibom.bom.assemble, aibom.bom.fragments).
+
+The assembled document must be the one cyclonedx-python-lib writes for the whole BOM (only the serial
+number differs: it is derived from the assembled text), stay schema-valid, and a rescan must render
+only the components whose inputs changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sqlite3
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+from hf_fixtures import save_sharded, save_single, tiny_state_dict, write_card, write_json
+
+from aibom.bom import cyclonedx, ml_extensions
+from aibom.bom.assemble import render_json
+from aibom.bom.fragments import FILENAME, FragmentCache
+from aibom.inventory import Inventory
+from aibom.pipeline import ScanOptions, scan_tree
+from aibom.policy import engine
+from aibom.textsafe import for_json_text
+
+from conftest import run_aibom
+
+OID = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"
+EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
+
+
+class _Payload:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, ("echo pwned",))
+
+
+def _project(root: Path) -> Path:
+    """Every kind of component, link and finding aibom writes, in one tree."""
+    base = root / "models" / "base"
+    save_sharded(base, tiny_state_dict(), max_shard_size=200)
+    write_json(base / "config.json", {"architectures": ["BertForSequenceClassification"], "model_type": "bert"})
+    write_card(base, "license: apache-2.0\ndatasets:\n- imdb\n")
+    tuned = root / "models" / "tuned"
+    save_single(tuned, tiny_state_dict("float32"))
+    write_json(tuned / "config.json", {"architectures": ["BertForSequenceClassification"], "model_type": "bert"})
+    write_card(
+        tuned,
+        "license: apache-2.0\nbase_model: meta-llama/Llama-3.1-8B\ndatasets:\n- local/reviews\n- imdb\n"
+        "pipeline_tag: text-classification\n",
+    )
+    writer = gguf.GGUFWriter(str(root / "models" / "chat.gguf"), "llama")
+    writer.add_name("chat")
+    writer.add_chat_template("{% for m in messages %}{{ m.content }}{% endfor %}")
+    writer.add_tensor("w", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    (root / "models" / "unsafe.pkl").write_bytes(pickle.dumps({"w": [1.0], "hook": _Payload()}, protocol=2))
+    np.save(root / "models" / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (root / "models" / "big.safetensors").write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{OID}\nsize 123456789\n"
+    )
+    data = root / "data" / "reviews"
+    data.mkdir(parents=True)
+    (data / "train.csv").write_text("text,label\ngood,1\nbad,0\n")
+    (data / "test.jsonl").write_text('{"text": "fine", "label": 1}\n')
+    write_card(data, "license: cc-by-nc-4.0\npretty_name: Reviews\n", "# Reviews\n")
+    (root / "requirements.txt").write_text("torch==2.3.0\nnumpy>=1.26\ntransformers @ git+https://example.com/t\n")
+    (root / "LICENSE").write_text("SPDX-License-Identifier: Apache-2.0\n")
+    (root / "blob.dat").write_bytes(b"\x00\x01\x02opaque")
+    (root / "we\u202eird\x1bname.bin").write_bytes(b"\x00\x01control characters in the name")
+    (root / "train.py").write_text("import torch\nm = torch.load('models/unsafe.pkl')\n")
+    return root
+
+
+def _scan(root: Path) -> Inventory:
+    inv = scan_tree(root, ScanOptions(use_cache=False))
+    engine.openness(inv)
+    return inv
+
+
+def _library_document(inv: Inventory, spec_version: str) -> str:
+    """What rendering the whole BOM through cyclonedx-python-lib at once writes (aibom's earlier path)."""
+    doc = cyclonedx.library_json(cyclonedx.build_bom(inv), spec_version)
+    ml_extensions.add_to_json(doc, ml_extensions.collect(inv.artifacts))
+    ml_extensions.sort_occurrences_json(doc)
+    head = {k: doc.pop(k) for k in cyclonedx.JSON_HEAD if k in doc}
+    return for_json_text(json.dumps(head | doc, indent=2, ensure_ascii=False)) + "\n"
+
+
+@pytest.mark.parametrize("spec_version", ["1.6", "1.7"])
+def test_assembled_document_is_the_libraries_whole_document(
+    tmp_path: Path, spec_version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    inv = _scan(_project(tmp_path / "proj"))
+    kinds = {str(a.kind) for a in inv.artifacts}
+    assert kinds == {"model", "dataset", "library", "file"}, kinds
+    assert any(a.ancestors for a in inv.artifacts) and any(a.depends_on for a in inv.artifacts)
+    assert any(a.parts for a in inv.artifacts)
+    assert {f.category for f in inv.findings} >= {"unsafe-code", "integrity"}, inv.findings
+
+    assembled = render_json(inv, spec_version)
+    serial = json.loads(assembled)["serialNumber"]
+    expected = _library_document(inv, spec_version).replace(cyclonedx.ZERO_SERIAL.urn, serial, 1)
+    assert assembled == expected
+    schema = {"1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}[spec_version]
+    assert JsonStrictValidator(schema).validate_str(assembled) is None
+
+
+def test_empty_tree_matches_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    (tmp_path / "empty").mkdir()
+    inv = _scan(tmp_path / "empty")
+    assembled = render_json(inv, "1.6")
+    serial = json.loads(assembled)["serialNumber"]
+    assert assembled == _library_document(inv, "1.6").replace(cyclonedx.ZERO_SERIAL.urn, serial, 1)
+
+
+def test_fragments_are_reused_and_refreshed_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    root = _project(tmp_path / "proj")
+    cache_dir = tmp_path / "cache"
+
+    def render(inv: Inventory) -> str:
+        fragments = FragmentCache(cache_dir, str(root))
+        try:
+            return render_json(inv, "1.6", fragments)
+        finally:
+            fragments.close()
+
+    first_inv = _scan(root)
+    first = render(first_inv)
+    assert first_inv.stats.components_reused == 0 and first_inv.stats.components_rendered == len(first_inv.artifacts)
+    again_inv = _scan(root)
+    assert render(again_inv) == first
+    assert again_inv.stats.components_rendered == 0
+
+    (root / "data" / "reviews" / "train.csv").write_text("text,label\ngood,1\nbad,0\nugly,0\n")
+    changed_inv = _scan(root)
+    changed = render(changed_inv)
+    assert changed == render_json(_scan(root), "1.6")  # what an uncached render writes
+    # the csv, the dataset that holds it, and the model whose card names the dataset are not affected
+    # by the edit alone; only what the edit changes is rendered again
+    assert 1 <= changed_inv.stats.components_rendered <= 2, changed_inv.stats
+    with sqlite3.connect(cache_dir / FILENAME) as db:
+        (rows,) = db.execute("SELECT count(*) FROM fragments").fetchone()
+    assert rows == len(changed_inv.artifacts)  # fragments no longer used were dropped
+
+
+def test_cli_warm_rescan_renders_nothing_and_writes_the_same_bytes(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    first = run_aibom("scan", str(root), "-v", env=EPOCH)
+    second = run_aibom("scan", str(root), "-v", env=EPOCH)
+    uncached = run_aibom("scan", str(root), "--no-cache", "-v", env=EPOCH)
+    assert first.returncode == second.returncode == uncached.returncode == 0, first.stderr
+    assert first.stdout == second.stdout == uncached.stdout
+    n = len(json.loads(first.stdout)["components"])
+    assert f"aibom: BOM components: {n} rendered, 0 from cache" in first.stderr
+    assert f"aibom: BOM components: 0 rendered, {n} from cache" in second.stderr
+    assert f"aibom: BOM components: {n} rendered, 0 from cache" in uncached.stderr
+
+
+def test_damaged_fragment_rows_are_not_trusted(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    cache = tmp_path / "cache"
+    env = EPOCH | {"AIBOM_CACHE_DIR": str(cache)}
+    first = run_aibom("scan", str(root), "-q", env=env)
+    with sqlite3.connect(cache / FILENAME) as db:
+        db.execute("UPDATE fragments SET text = '    {\"broken\": ' WHERE key = (SELECT key FROM fragments LIMIT 1)")
+    damaged = run_aibom("scan", str(root), "-v", env=env)
+    assert damaged.returncode == 0, damaged.stderr
+    assert damaged.stdout == first.stdout
+    assert "1 rendered" in damaged.stderr
+
+    (cache / FILENAME).write_bytes(b"this is not a database" * 100)
+    rebuilt = run_aibom("scan", str(root), "-v", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout == first.stdout
+    assert "BOM fragment cache was corrupt and has been rebuilt" in rebuilt.stderr
