@@ -50,11 +50,6 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-@cache
-def _init_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls) if f.init)
-
-
 def _json_value(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise BadRecord("too deep")
@@ -67,64 +62,119 @@ def _json_value(value: Any, depth: int) -> Any:
     raise BadRecord(f"not a JSON value: {type(value).__name__}")
 
 
+Decoder = typing.Callable[[Any, int], Any]
+
+
 def decode(tp: Any, value: Any, depth: int = 0) -> Any:
     """`value` as type `tp`; raises BadRecord if it does not fit."""
-    if depth > MAX_DEPTH:
-        raise BadRecord("too deep")
+    return _decoder(tp)(value, depth)
+
+
+@cache
+def _decoder(tp: Any) -> Decoder:
+    """A decoder for one type, built once from its type hints (the cache decodes thousands of records).
+    Only a dataclass decoder refers to other decoders lazily, so recursive types are built in finite time."""
     if tp is Any:
-        return _json_value(value, depth)
+        return _json_value
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is not type(None):
-                return decode(arg, value, depth + 1)
-        raise BadRecord("null where a value is required")
+        nullable = type(None) in args
+        inner = [arg for arg in args if arg is not type(None)]
+        if not inner:
+            return _fails("null where a value is required")
+        first = _decoder(inner[0])
+
+        def union(value: Any, depth: int) -> Any:
+            if value is None and nullable:
+                return None
+            return first(_depth(value, depth), depth + 1)
+
+        return union
     if origin is list:
-        if not isinstance(value, list):
-            raise BadRecord(f"expected a list, got {type(value).__name__}")
-        (item,) = typing.get_args(tp)
-        return [decode(item, v, depth + 1) for v in value]
+        item = _decoder(typing.get_args(tp)[0])
+
+        def items(value: Any, depth: int) -> Any:
+            if not isinstance(value, list):
+                raise BadRecord(f"expected a list, got {type(value).__name__}")
+            _depth(value, depth)
+            return [item(v, depth + 1) for v in value]
+
+        return items
     if origin is dict:
-        if not isinstance(value, dict):
-            raise BadRecord(f"expected an object, got {type(value).__name__}")
-        _, item = typing.get_args(tp)
-        return {k: decode(item, v, depth + 1) for k, v in value.items()}
+        value_of = _decoder(typing.get_args(tp)[1])
+
+        def mapping(value: Any, depth: int) -> Any:
+            if not isinstance(value, dict):
+                raise BadRecord(f"expected an object, got {type(value).__name__}")
+            _depth(value, depth)
+            return {k: value_of(v, depth + 1) for k, v in value.items()}
+
+        return mapping
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            raise BadRecord(f"not a {tp.__name__}: {value!r}") from None
+
+        def member(value: Any, depth: int) -> Any:
+            try:
+                return tp(value)
+            except ValueError:
+                raise BadRecord(f"not a {tp.__name__}: {value!r}") from None
+
+        return member
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_decoder(tp)
+    if tp in _SCALARS:
+        accepts, what = _SCALARS[tp]
+
+        def scalar(value: Any, depth: int) -> Any:
+            if not accepts(value):
+                raise BadRecord(f"expected {what}")
+            return value
+
+        return scalar
+    return _fails(f"unsupported type {tp!r}")
+
+
+_SCALARS: dict[type, tuple[typing.Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "a boolean"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    float: (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _depth(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise BadRecord("too deep")
+    return value
+
+
+def _fails(message: str) -> Decoder:
+    def fail(value: Any, depth: int) -> Any:
+        raise BadRecord(message)
+
+    return fail
+
+
+def _dataclass_decoder(tp: type) -> Decoder:
+    """Field decoders are looked up on first use: dataclasses may nest themselves (Artifact.parts)."""
+    names = frozenset(f.name for f in dataclasses.fields(tp) if f.init)
+    fields: dict[str, Decoder] = {}
+
+    def instance(value: Any, depth: int) -> Any:
         if not isinstance(value, dict):
             raise BadRecord(f"expected a {tp.__name__} object")
-        hints = _hints(tp)
-        names = _init_names(tp)
+        _depth(value, depth)
         if not names.issuperset(value):
             raise BadRecord(f"unknown {tp.__name__} fields: {sorted(set(value) - names)}")
+        if not fields:
+            hints = _hints(tp)
+            fields.update({name: _decoder(hints[name]) for name in names})
         try:
-            return tp(**{k: decode(hints[k], v, depth + 1) for k, v in value.items()})
+            return tp(**{k: fields[k](v, depth + 1) for k, v in value.items()})
         except TypeError as exc:  # a required field is missing
             raise BadRecord(str(exc)) from None
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise BadRecord("expected a boolean")
-        return value
-    if tp is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BadRecord("expected an integer")
-        return value
-    if tp is float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise BadRecord("expected a number")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise BadRecord("expected a string")
-        return value
-    raise BadRecord(f"unsupported type {tp!r}")
+
+    return instance
 
 
 def encode_output(out: ScanOutput) -> dict[str, Any]:

@@ -8,9 +8,9 @@ library's component order. The output is the document the library would write fo
 assembled text itself.
 
 Validation is compositional, so the whole document is still checked against the schema: JSON Schema
-checks each `components` item on its own, so the document is valid when the document without its
-components is valid, every component is valid (each was, in the document it was rendered in), and the
-components are distinct (`uniqueItems`: their bom-refs are unique).
+checks each `components` and `dependencies` item on its own, so the document is valid when the document
+without them is valid, every component and its dependency entry are valid (each was, in the document it
+was rendered in), and the items are distinct (`uniqueItems`: their bom-refs are unique).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from .cyclonedx import (
 from .fragments import FragmentCache
 from .validate import json_errors
 
+#: Components rendered through the library at once: bounds its memory (about 30 KiB a component) on large trees.
+BATCH = 500
 _INDENT = "    "  # a component's depth in the document: {"components": [ {...} ]}
 
 
@@ -133,7 +135,10 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     keys = {a.ref: fragment_key(a, findings, by_ref, depends_on[a.ref], salt) for a in inv.artifacts}
     cached = fragments.load() if fragments is not None else {}
     missing = [a for a in inv.artifacts if keys[a.ref] not in cached]
-    rendered = _render_fragments(missing, findings, by_ref, depends_on, spec_version) if missing else {}
+    rendered: dict[str, str] = {}
+    for start in range(0, len(missing), BATCH):  # the library's object graph for one batch at a time
+        batch = missing[start : start + BATCH]
+        rendered.update(_render_fragments(batch, findings, by_ref, depends_on, spec_version))
     texts = {ref: cached[key] if key in cached else rendered[ref] for ref, key in keys.items()}
     inv.stats.components_rendered, inv.stats.components_reused = len(missing), len(keys) - len(missing)
 
@@ -142,7 +147,9 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     doc = {k: meta[k] for k in JSON_HEAD if k in meta}
     doc["serialNumber"] = ZERO_SERIAL.urn
     root = _dependency(ROOT_REF, sorted(set(top_level_refs(inv))))
-    _check(doc | {"dependencies": [root]}, spec_version)  # the rest was checked when it was rendered
+    # The root's dependsOn items are refLinkTypes like the `ref` of each component's own entry, checked
+    # when it was rendered, and come from a set (uniqueItems): checking the entry's shape is enough.
+    _check(doc | {"dependencies": [_dependency(ROOT_REF, root.get("dependsOn", [])[:1])]}, spec_version)
     placeholder = f"aibom-components-{uuid.uuid4()}"
     if texts:
         doc["components"] = placeholder
