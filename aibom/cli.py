@@ -169,14 +169,10 @@ def scan(
     try:
         inv = scan_tree(path, options)
         policy_engine.openness(inv)  # each model's openness level, recorded as a property
-        fragments = fragment_cache(path, options) if fmt == "cyclonedx-json" else None
-        try:
+        with fragment_cache(path, options, fmt) as fragments:
             text = render(inv, fmt, spec_version, fragments)
-        finally:
-            if fragments is not None:
-                fragments.close()
-                if fragments.warning:
-                    inv.warnings.append(fragments.warning)
+        if fragments is not None and fragments.warning:
+            inv.warnings.append(fragments.warning)
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
         raise UserError(f"cannot scan {path}: {exc}") from None
     except (ValueError, PythonNotUsable) as exc:

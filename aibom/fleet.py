@@ -133,13 +133,8 @@ def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]
     fmt = options.get("format", "cyclonedx-json")
     inv = scan_tree(root, scan_options)
     policy_engine.openness(inv)  # as `aibom scan` does before writing
-    fragments = fragment_cache(root, scan_options) if fmt == "cyclonedx-json" else None
-    try:
-        with _epoch(options.get("source_date_epoch")):
-            out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments)}
-    finally:
-        if fragments is not None:
-            fragments.close()
+    with fragment_cache(root, scan_options, fmt) as fragments, _epoch(options.get("source_date_epoch")):
+        out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments)}
     row.components = len(inv.artifacts)
     row.models = sum(1 for a in inv.artifacts if a.kind == Kind.MODEL)
     if options.get("check"):

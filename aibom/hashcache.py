@@ -10,6 +10,7 @@ fails to open or check is deleted and rebuilt, and a value that is not a SHA-256
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import sqlite3
@@ -55,6 +56,11 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
     if code is not None:
         return code in _CORRUPT_CODES
     return not isinstance(exc, sqlite3.OperationalError) or str(exc).startswith("quick_check")
+
+
+def scope_of(root: str) -> str:
+    """How the per-root caches name a scanned root: a digest of its real path (any bytes)."""
+    return hashlib.sha256(os.fsencode(root)).hexdigest()
 
 
 def key_of(st: os.stat_result) -> Key:
@@ -161,14 +167,20 @@ class HashCache:
         with self._lock:
             rows = [(*k, v) for k, v in self._pending.items()]
             self._pending.clear()
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self.warning = f"hash cache not updated: {exc}"
-                with contextlib.suppress(sqlite3.DatabaseError):
-                    self._db.execute("ROLLBACK")
+            self._write([("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)])
+
+    def _write(self, statements: list[tuple[str, list[tuple[object, ...]]]]) -> None:
+        """Run each statement over its rows in one transaction; a failure loses only cache entries (a warning)."""
+        assert self._db is not None
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for sql, rows in statements:
+                self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            self.warning = f"{self.label} not updated: {exc}"
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         self.flush()

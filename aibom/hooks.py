@@ -128,17 +128,13 @@ def bom(output: Path, spec_version: str | None, root: Path) -> None:
         inv.skipped = [skip for skip in inv.skipped if skip.path != rel]
         policy_engine.openness(inv)
         old_epoch = _timestamp_of(old_doc)
-        fragments = fragment_cache(root, options)
-        try:
+        with fragment_cache(root, options) as fragments:
             if old_text is not None and old_epoch is not None:
                 with _source_date_epoch(old_epoch):
                     if render(inv, "cyclonedx-json", spec_version, fragments) == old_text:
                         return
             with _source_date_epoch(_new_epoch(root)):
                 text = render(inv, "cyclonedx-json", spec_version, fragments)
-        finally:
-            if fragments is not None:
-                fragments.close()
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, [text])
     except (OSError, ValueError) as exc:

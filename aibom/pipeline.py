@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,11 +218,18 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     return inv
 
 
-def fragment_cache(root: Path, options: ScanOptions) -> FragmentCache | None:
-    """The BOM fragment cache of `root` (CycloneDX JSON components of earlier runs), when caching is on."""
-    if not options.use_cache:
-        return None
-    return FragmentCache(options.cache_dir or default_cache_dir(), os.path.realpath(root))
+@contextmanager
+def fragment_cache(root: Path, options: ScanOptions, fmt: str = "cyclonedx-json") -> Iterator[FragmentCache | None]:
+    """The BOM fragment cache of `root` (CycloneDX JSON components of earlier runs), closed on exit;
+    None when caching is off or the format is not CycloneDX JSON."""
+    if not options.use_cache or fmt != "cyclonedx-json":
+        yield None
+        return
+    fragments = FragmentCache(options.cache_dir or default_cache_dir(), os.path.realpath(root))
+    try:
+        yield fragments
+    finally:
+        fragments.close()
 
 
 def _from_cache(scans: ScanCache | None, entry: FileEntry, progress: Progress) -> FileResult | None:

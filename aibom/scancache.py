@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from . import __version__, readdeps
-from .hashcache import HashCache
+from .hashcache import HashCache, scope_of
 from .resources import data_dir
 from .scanners.base import ScanOutput
 from .scanrecord import BadRecord, decode_output, encode_output
@@ -81,7 +81,7 @@ class ScanCache(HashCache):
     label = "scan cache"
 
     def __init__(self, folder: Path | None, scope: str) -> None:
-        self.scope = hashlib.sha256(os.fsencode(scope)).hexdigest()  # the root's real path, any bytes
+        self.scope = scope_of(scope)
         self.context = context()
         self._rows: dict[str, tuple[str, str]] = {}
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
@@ -161,13 +161,10 @@ class ScanCache(HashCache):
             self._entries.clear()
             if not rows and not gone:
                 return
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("DELETE FROM scans WHERE scope=? AND context!=?", (self.scope, self.context))
-                self._db.executemany("DELETE FROM scans WHERE scope=? AND relpath=?", gone)
-                self._db.executemany("INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except (sqlite3.DatabaseError, ValueError) as exc:
-                self.warning = f"scan cache not updated: {exc}"
-                with contextlib.suppress(sqlite3.DatabaseError):
-                    self._db.execute("ROLLBACK")
+            self._write(
+                [
+                    ("DELETE FROM scans WHERE scope=? AND context!=?", [(self.scope, self.context)]),
+                    ("DELETE FROM scans WHERE scope=? AND relpath=?", gone),
+                    ("INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?)", rows),
+                ]
+            )

@@ -36,6 +36,7 @@ from .cyclonedx import (
     ZERO_SERIAL,
     InvalidBom,
     components_bom,
+    dependency_refs,
     library_json,
     metadata_bom,
     serial_of,
@@ -130,7 +131,7 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     by_ref = {a.ref: a for a in inv.artifacts}
     if len(by_ref) != len(inv.artifacts):
         raise InvalidBom("two components share a bom-ref")  # the inventory guarantees unique refs
-    depends_on = {a.ref: sorted({r for r in a.depends_on if r in by_ref and r != a.ref}) for a in inv.artifacts}
+    depends_on = dependency_refs(inv)
     salt = _salt(spec_version)
     keys = {a.ref: fragment_key(a, findings, by_ref, depends_on[a.ref], salt) for a in inv.artifacts}
     cached = fragments.load() if fragments is not None else {}

@@ -245,6 +245,12 @@ def top_level_refs(inv: Inventory) -> list[str]:
     ]
 
 
+def dependency_refs(inv: Inventory) -> dict[str, list[str]]:
+    """What each top-level artifact depends on among the BOM's components (never itself), sorted."""
+    refs = {a.ref for a in inv.artifacts}
+    return {a.ref: sorted({r for r in a.depends_on if r in refs and r != a.ref}) for a in inv.artifacts}
+
+
 def components_bom(artifacts: list[Artifact], findings: dict[str, list[Finding]], by_ref: dict[str, Artifact]) -> Bom:
     """A Bom of just these artifacts' components (no metadata, no dependencies between them)."""
     bom = Bom(serial_number=ZERO_SERIAL)
@@ -262,9 +268,8 @@ def build_bom(inv: Inventory) -> Bom:
     _add_sorted(bom, list(components.values()))
     _index_dependencies(bom)
     bom.register_dependency(root, [components[ref] for ref in top_level_refs(inv)])
-    for a in inv.artifacts:
-        deps = [components[r] for r in a.depends_on if r in components and r != a.ref]
-        bom.register_dependency(components[a.ref], deps)
+    for ref, deps in dependency_refs(inv).items():
+        bom.register_dependency(components[ref], [components[r] for r in deps])
     return bom
 
 

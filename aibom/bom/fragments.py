@@ -10,13 +10,11 @@ Locking, busy handling and rebuilding a corrupt database are the hash cache's (`
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import sqlite3
 from pathlib import Path
 
-from ..hashcache import HashCache
+from ..hashcache import HashCache, scope_of
 
 FILENAME = "fragments-v1.sqlite3"
 _SCHEMA = """
@@ -39,7 +37,7 @@ class FragmentCache(HashCache):
     label = "BOM fragment cache"
 
     def __init__(self, folder: Path | None, scope: str) -> None:
-        self.scope = hashlib.sha256(os.fsencode(scope)).hexdigest()  # the root's real path, any bytes
+        self.scope = scope_of(scope)
         super().__init__(folder)
 
     def load(self) -> dict[str, str]:
@@ -57,15 +55,12 @@ class FragmentCache(HashCache):
         """Add the fragments rendered this run, drop the ones it no longer needs; a failure loses only cache rows."""
         if self._db is None or (not new and not unused):
             return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM fragments WHERE scope=? AND key=?", [(self.scope, k) for k in unused])
-            self._db.executemany(
-                "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?)",
-                [(self.scope, k, t, _checksum(t)) for k, t in new.items()],
-            )
-            self._db.execute("COMMIT")
-        except (sqlite3.DatabaseError, ValueError) as exc:
-            self.warning = f"{self.label} not updated: {exc}"
-            with contextlib.suppress(sqlite3.DatabaseError):
-                self._db.execute("ROLLBACK")
+        self._write(
+            [
+                ("DELETE FROM fragments WHERE scope=? AND key=?", [(self.scope, k) for k in unused]),
+                (
+                    "INSERT OR REPLACE INTO fragments VALUES (?, ?, ?, ?)",
+                    [(self.scope, k, t, _checksum(t)) for k, t in new.items()],
+                ),
+            ]
+        )
