@@ -1,5 +1,5 @@
 """`python -m aibom` is the `aibom` command."""
 
-from .cli import run
+from .entry import main
 
-run()
+main()

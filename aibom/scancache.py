@@ -50,7 +50,7 @@ class Cached:
 
 
 def _key_text(key: Key) -> str:
-    return ":".join(str(v) for v in key)
+    return f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}"
 
 
 @cache

@@ -112,12 +112,12 @@ def _decoder(tp: Any) -> Decoder:
 
         return mapping
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        members = {m.value: m for m in tp}
 
         def member(value: Any, depth: int) -> Any:
-            try:
-                return tp(value)
-            except ValueError:
-                raise BadRecord(f"not a {tp.__name__}: {value!r}") from None
+            if type(value) in (str, int) and value in members:
+                return members[value]
+            raise BadRecord(f"not a {tp.__name__}: {value!r}")
 
         return member
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -155,22 +155,53 @@ def _fails(message: str) -> Decoder:
     return fail
 
 
+def _plain_types(tp: Any) -> tuple[type, ...] | None:
+    """The exact JSON types a scalar (or optional scalar) field accepts, or None for anything else."""
+    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    accepted: list[type] = []
+    for arg in args:
+        if arg is type(None) or arg in (str, bool, int):
+            accepted.append(arg)
+        elif arg is float:
+            accepted += [int, float]
+        else:
+            return None
+    return tuple(accepted)
+
+
 def _dataclass_decoder(tp: type) -> Decoder:
-    """Field decoders are looked up on first use: dataclasses may nest themselves (Artifact.parts)."""
+    """Scalar fields are checked inline (their exact JSON types: JSON gives no subclasses); the others go
+    through their decoders, looked up on first use: dataclasses may nest themselves (Artifact.parts)."""
     names = frozenset(f.name for f in dataclasses.fields(tp) if f.init)
+    plain: dict[str, tuple[type, ...]] = {}
     fields: dict[str, Decoder] = {}
 
     def instance(value: Any, depth: int) -> Any:
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             raise BadRecord(f"expected a {tp.__name__} object")
-        _depth(value, depth)
+        if depth > MAX_DEPTH:
+            raise BadRecord("too deep")
         if not names.issuperset(value):
             raise BadRecord(f"unknown {tp.__name__} fields: {sorted(set(value) - names)}")
-        if not fields:
+        if not plain and not fields:
             hints = _hints(tp)
-            fields.update({name: _decoder(hints[name]) for name in names})
+            for name in names:
+                accepted = _plain_types(hints[name])
+                if accepted is not None:
+                    plain[name] = accepted
+                else:
+                    fields[name] = _decoder(hints[name])
+        kwargs = {}
+        for k, v in value.items():
+            accepted = plain.get(k)
+            if accepted is None:
+                kwargs[k] = fields[k](v, depth + 1)
+            elif type(v) in accepted:
+                kwargs[k] = v
+            else:
+                raise BadRecord(f"{tp.__name__}.{k}: unexpected {type(v).__name__}")
         try:
-            return tp(**{k: fields[k](v, depth + 1) for k, v in value.items()})
+            return tp(**kwargs)
         except TypeError as exc:  # a required field is missing
             raise BadRecord(str(exc)) from None
 

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pathspec
 
@@ -56,14 +57,16 @@ def display_path(path: str) -> str:
     Bytes that are not UTF-8 become `\\xNN`; a literal backslash becomes `\\\\`, so no two names
     can end up with the same display form (and the same bom-ref).
     """
+    if path.isascii() and "\\" not in path:  # the common case: nothing to escape
+        return path.replace(os.sep, "/") if os.sep != "/" else path
     text = os.fsencode(path).decode("utf-8", "surrogateescape").replace("\\", "\\\\")
     text = _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
     return text.replace(os.sep, "/") if os.sep != "/" else text
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """A regular file to read. `path` is what to open (the target for an in-root symlink)."""
+class FileEntry(NamedTuple):
+    """A regular file to read. `path` is what to open (the target for an in-root symlink).
+    A named tuple: a walk makes one per file, and tuples are the cheapest records Python builds."""
 
     relpath: str  # display form, POSIX, root-relative
     path: str
@@ -152,9 +155,20 @@ class Walker:
         self._seen_dirs.add((st.st_dev, st.st_ino))
         # Depth-first, children in sorted order: files come out in sorted path order.
         stack = self._children(self.root, "")
+        files, plain = self.result.files, self.ignore is None
+        lstat, is_regular = os.lstat, stat.S_ISREG
         while stack:
             full, name, rel = stack.pop()
-            target = self._visit(full, name, rel)
+            try:
+                lst = lstat(full)
+            except OSError as exc:
+                self._skip(rel, "unreadable", exc.strerror)
+                continue
+            if plain and is_regular(lst.st_mode) and name not in SKIP_FILES:  # most entries: a file to scan
+                key = (lst.st_dev, lst.st_ino, lst.st_size, lst.st_mtime_ns, lst.st_ctime_ns)
+                files.append(FileEntry(display_path(rel), full, lst.st_size, False, key))
+                continue
+            target = self._visit(full, name, rel, lst)
             if target is not None:
                 stack.extend(self._children(target, rel))
         return self.result
@@ -167,17 +181,15 @@ class Walker:
         except OSError as exc:
             self._skip(rel or ".", "unreadable-directory", exc.strerror)
             return []
-        # One stable, locale-independent order: by the raw bytes of the name.
-        names.sort(key=lambda item: os.fsencode(item[0]), reverse=True)
-        return [(full, name, os.path.join(rel, name) if rel else name) for name, full in names]
+        # One stable, locale-independent order: by the raw bytes of the name (ASCII names: the same order).
+        if all(name.isascii() for name, _ in names):
+            names.sort(reverse=True)
+        else:
+            names.sort(key=lambda item: os.fsencode(item[0]), reverse=True)
+        return [(full, name, f"{rel}{os.sep}{name}" if rel else name) for name, full in names]
 
-    def _visit(self, full: str, name: str, rel: str) -> str | None:
-        """Handle one directory entry; return a directory path to descend into, or None."""
-        try:
-            lst = os.lstat(full)
-        except OSError as exc:
-            self._skip(rel, "unreadable", exc.strerror)
-            return None
+    def _visit(self, full: str, name: str, rel: str, lst: os.stat_result) -> str | None:
+        """Handle one directory entry (`lst`: its lstat); return a directory path to descend into, or None."""
         via_symlink = stat.S_ISLNK(lst.st_mode)
         path, st = full, lst
         if via_symlink:
