@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__, fleet_cli, release_cli
-from .bom.cyclonedx import SPEC_VERSIONS, InvalidBom
+from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom
 from .bom.formats import FORMATS, render
 from .deps.environment import PythonNotUsable
 from .inventory import Inventory
@@ -105,7 +105,7 @@ def main() -> None:
     help="Output format.",
 )
 @click.option(
-    "--spec-version", type=click.Choice(sorted(SPEC_VERSIONS)), default="1.6", show_default=True,
+    "--spec-version", type=click.Choice(sorted(SPEC_VERSION_NAMES)), default="1.6", show_default=True,
     help="CycloneDX specification version (SPDX formats are 2.3 and 3.0.1).",
 )  # fmt: skip
 @click.option(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .bom.cyclonedx import SPEC_VERSIONS
+from .bom.cdx_basics import SPEC_VERSION_NAMES
 from .bom.formats import FORMATS
 from .fleet import ENGINES, INDEX, FleetError, RepoResult, progress_printer, scan_many
 from .textsafe import for_terminal
@@ -104,7 +104,7 @@ def _summary(rows: list[RepoResult], seconds: float, out_dir: Path, checked: boo
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Local engine: repos in parallel (default: cores).")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask engine: the scheduler, e.g. tcp://10.0.0.5:8786.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="cyclonedx-json", show_default=True)
-@click.option("--spec-version", type=click.Choice(sorted(SPEC_VERSIONS)), default="1.6", show_default=True)
+@click.option("--spec-version", type=click.Choice(sorted(SPEC_VERSION_NAMES)), default="1.6", show_default=True)
 @click.option("--exclude", "excludes", multiple=True, metavar="GLOB", help="Skip paths matching GLOB in every repo.")
 @click.option("--check", is_flag=True, help="Also run the policy check; findings JSON next to each BOM.")
 @click.option(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from .bom.cyclonedx import SPEC_VERSIONS, InvalidBom
+from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom
 from .bom.formats import render
 from .output import write_atomic
 from .pipeline import ScanOptions, fragment_cache, scan_tree
@@ -104,7 +104,7 @@ def main() -> None:
     show_default=True, help="The committed CycloneDX JSON BOM, relative to the project root.",
 )  # fmt: skip
 @click.option(
-    "--spec-version", type=click.Choice(sorted(SPEC_VERSIONS)),
+    "--spec-version", type=click.Choice(sorted(SPEC_VERSION_NAMES)),
     help="CycloneDX version (default: the existing BOM's, else 1.6).",
 )  # fmt: skip
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("."))
@@ -118,7 +118,7 @@ def bom(output: Path, spec_version: str | None, root: Path) -> None:
     old_text, old_doc = _existing(target)
     if spec_version is None:
         found = old_doc.get("specVersion") if old_doc else None
-        spec_version = found if isinstance(found, str) and found in SPEC_VERSIONS else "1.6"
+        spec_version = found if isinstance(found, str) and found in SPEC_VERSION_NAMES else "1.6"
     # The BOM does not describe itself: its own size would change it on every run.
     excludes = (f"/{rel}",) if rel else ()
     try:

@@ -180,7 +180,7 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     artifacts: dict[str, Artifact] = {}
     jobs = options.jobs or min(32, (os.cpu_count() or 1) * 2)
     try:
-        results: list[FileResult | None] = [_from_cache(scans, entry, progress) for entry in walked.files]
+        results = _from_cache(scans, walked.files, progress)
         misses = [entry for entry, result in zip(walked.files, results, strict=True) if result is None]
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="aibom") as pool:
             scanned = iter(pool.map(processor, misses))
@@ -232,13 +232,23 @@ def fragment_cache(root: Path, options: ScanOptions, fmt: str = "cyclonedx-json"
         fragments.close()
 
 
-def _from_cache(scans: ScanCache | None, entry: FileEntry, progress: Progress) -> FileResult | None:
-    """The cached result of an unchanged file (its artifacts' hashes count as answered from cache)."""
-    cached = scans.lookup(entry.relpath, entry.key) if scans is not None else None
-    if cached is None:
-        return None
-    progress.file_done()
-    return FileResult(cached.fmt, cached.out, cache_hits=cached.hashed)
+def _from_cache(scans: ScanCache | None, files: list[FileEntry], progress: Progress) -> list[FileResult | None]:
+    """The cached result of each unchanged file (its artifacts' hashes count as answered from cache);
+    None for the files to scan. Files with the same cached record share one result."""
+    if scans is None:
+        return [None] * len(files)
+    made: dict[int, FileResult] = {}
+    results: list[FileResult | None] = []
+    for cached in scans.lookup_all(files):
+        if cached is None:
+            results.append(None)
+            continue
+        result = made.get(id(cached))  # `cached` stays alive in the list lookup_all returned
+        if result is None:
+            result = made[id(cached)] = FileResult(cached.fmt, cached.out, cache_hits=cached.hashed)
+        results.append(result)
+    progress.files_done(len(results) - results.count(None))
+    return results
 
 
 def _finding_key(f: Finding) -> tuple[object, ...]:

@@ -41,8 +41,11 @@ class Progress:
         self._maybe_draw()
 
     def file_done(self) -> None:
+        self.files_done(1)
+
+    def files_done(self, n: int) -> None:
         with self._lock:
-            self.files += 1
+            self.files += n
         self._maybe_draw()
 
     def _maybe_draw(self) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from .hashcache import HashCache, scope_of
 from .resources import data_dir
 from .scanners.base import ScanOutput
 from .scanrecord import BadRecord, decode_output, encode_output
+from .walk import FileEntry
 
 Key = tuple[int, int, int, int, int]
 FILENAME = "scans-v1.sqlite3"
@@ -50,7 +52,7 @@ class Cached:
 
 
 def _key_text(key: Key) -> str:
-    return f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}"
+    return f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}"  # lookup_all inlines this
 
 
 @cache
@@ -86,7 +88,7 @@ class ScanCache(HashCache):
         self._rows: dict[str, tuple[str, str]] = {}
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
         self._seen: set[str] = set()
-        self._nothing: dict[str, tuple[str | None, int]] = {}  # rows of files that yielded nothing, decoded once
+        self._nothing: dict[str, Cached] = {}  # rows of files that yielded nothing, decoded once
         super().__init__(folder)
         self._load()
 
@@ -102,17 +104,24 @@ class ScanCache(HashCache):
             return
         self._rows = {r[0]: (r[1], r[2]) for r in rows if isinstance(r[0], str)}
 
-    def lookup(self, relpath: str, key: Key | None) -> Cached | None:
-        """The cached result for this file in this state, or None."""
-        self._seen.add(relpath)
-        row = self._rows.get(relpath)
-        if row is None or key is None or row[0] != _key_text(key):
-            return None
-        if row[1] in self._nothing:  # most files (source code, configs) yield nothing: no need to decode
-            fmt, hashed = self._nothing[row[1]]
-            return Cached(fmt, ScanOutput(), hashed)
+    def lookup_all(self, entries: Sequence[FileEntry]) -> list[Cached | None]:
+        """The cached result of each walked file in its current state, or None where it must be scanned.
+        Files whose rows are equal and yield nothing (most source and config files) share one result."""
+        self._seen.update(entry.relpath for entry in entries)
+        rows, nothing = self._rows, self._nothing
+        found: list[Cached | None] = []
+        for entry in entries:
+            row, key = rows.get(entry.relpath), entry.key
+            if row is None or key is None or row[0] != f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}":
+                found.append(None)
+            else:
+                found.append(nothing.get(row[1]) or self._decode(row[1]))
+        return found
+
+    def _decode(self, text: str) -> Cached | None:
+        """A row's result, or None when it does not decode exactly or a file it consulted has changed."""
         try:
-            data = json.loads(row[1])
+            data = json.loads(text)
             if not isinstance(data, dict) or data.get("v") != _FORMAT:
                 return None
             fmt, hashed, deps = data.get("fmt"), data.get("hashed"), data.get("deps", {})
@@ -128,11 +137,12 @@ class ScanCache(HashCache):
             if not readdeps.unchanged(wanted):
                 return None
             out = decode_output(data.get("out"))
-            if not wanted and out == ScanOutput():
-                self._nothing[row[1]] = (fmt, hashed)
-            return Cached(fmt, out, hashed)
         except (ValueError, BadRecord, RecursionError):
             return None
+        cached = Cached(fmt, out, hashed)
+        if not wanted and out == ScanOutput():
+            self._nothing[text] = cached  # shared: nothing reads a result's lists to change them
+        return cached
 
     def put(self, relpath: str, key: Key, result: Cached, deps: dict[str, readdeps.StatKey]) -> None:  # type: ignore[override]
         if self._db is None:

@@ -11,6 +11,8 @@ import json
 import os
 import pickle
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import gguf
@@ -20,7 +22,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from hf_fixtures import save_sharded, save_single, tiny_state_dict, write_card, write_json
 
-from aibom.bom import cyclonedx, ml_extensions
+from aibom.bom import cdx_basics, cyclonedx, ml_extensions
 from aibom.bom.assemble import render_json
 from aibom.bom.fragments import FILENAME, FragmentCache
 from aibom.inventory import Inventory
@@ -90,7 +92,7 @@ def _library_document(inv: Inventory, spec_version: str) -> str:
     doc = cyclonedx.library_json(cyclonedx.build_bom(inv), spec_version)
     ml_extensions.add_to_json(doc, ml_extensions.collect(inv.artifacts))
     ml_extensions.sort_occurrences_json(doc)
-    head = {k: doc.pop(k) for k in cyclonedx.JSON_HEAD if k in doc}
+    head = {k: doc.pop(k) for k in cdx_basics.JSON_HEAD if k in doc}
     return for_json_text(json.dumps(head | doc, indent=2, ensure_ascii=False)) + "\n"
 
 
@@ -108,7 +110,7 @@ def test_assembled_document_is_the_libraries_whole_document(
 
     assembled = render_json(inv, spec_version)
     serial = json.loads(assembled)["serialNumber"]
-    expected = _library_document(inv, spec_version).replace(cyclonedx.ZERO_SERIAL.urn, serial, 1)
+    expected = _library_document(inv, spec_version).replace(cdx_basics.ZERO_SERIAL.urn, serial, 1)
     assert assembled == expected
     schema = {"1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}[spec_version]
     assert JsonStrictValidator(schema).validate_str(assembled) is None
@@ -120,7 +122,7 @@ def test_empty_tree_matches_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     inv = _scan(tmp_path / "empty")
     assembled = render_json(inv, "1.6")
     serial = json.loads(assembled)["serialNumber"]
-    assert assembled == _library_document(inv, "1.6").replace(cyclonedx.ZERO_SERIAL.urn, serial, 1)
+    assert assembled == _library_document(inv, "1.6").replace(cdx_basics.ZERO_SERIAL.urn, serial, 1)
 
 
 def test_fragments_are_reused_and_refreshed_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +153,16 @@ def test_fragments_are_reused_and_refreshed_in_place(tmp_path: Path, monkeypatch
     assert 1 <= changed_inv.stats.components_rendered <= 2, changed_inv.stats
     with sqlite3.connect(cache_dir / FILENAME) as db:
         (rows,) = db.execute("SELECT count(*) FROM fragments").fetchone()
-    assert rows == len(changed_inv.artifacts)  # fragments no longer used were dropped
+    assert rows == len(changed_inv.artifacts) + 1  # fragments no longer used were dropped; one document head
+
+    # a later run with another timestamp reuses every fragment and the head, and writes what the library would
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")
+    later_inv = _scan(root)
+    later = render(later_inv)
+    assert later_inv.stats.components_rendered == 0
+    assert json.loads(later)["metadata"]["timestamp"] == "2027-01-15T08:00:00+00:00"
+    serial = json.loads(later)["serialNumber"]
+    assert later == _library_document(later_inv, "1.6").replace(cdx_basics.ZERO_SERIAL.urn, serial, 1)
 
 
 def test_cli_warm_rescan_renders_nothing_and_writes_the_same_bytes(tmp_path: Path) -> None:
@@ -173,14 +184,40 @@ def test_damaged_fragment_rows_are_not_trusted(tmp_path: Path) -> None:
     env = EPOCH | {"AIBOM_CACHE_DIR": str(cache)}
     first = run_aibom("scan", str(root), "-q", env=env)
     with sqlite3.connect(cache / FILENAME) as db:
-        db.execute("UPDATE fragments SET text = '    {\"broken\": ' WHERE key = (SELECT key FROM fragments LIMIT 1)")
+        broken = '    {"broken": '
+        damage = "UPDATE fragments SET text = ? WHERE key = (SELECT key FROM fragments WHERE key {} LIMIT 1)"
+        db.execute(damage.format("LIKE 'head:%'"), (broken,))  # the document head
+        db.execute(damage.format("NOT LIKE 'head:%'"), (broken,))  # one component
     damaged = run_aibom("scan", str(root), "-v", env=env)
     assert damaged.returncode == 0, damaged.stderr
     assert damaged.stdout == first.stdout
-    assert "1 rendered" in damaged.stderr
+    assert "1 rendered" in damaged.stderr  # and the document head rendered again
 
     (cache / FILENAME).write_bytes(b"this is not a database" * 100)
     rebuilt = run_aibom("scan", str(root), "-v", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert rebuilt.stdout == first.stdout
     assert "BOM fragment cache was corrupt and has been rebuilt" in rebuilt.stderr
+
+
+def test_warm_rescan_loads_neither_the_bom_library_nor_the_schema_validator(tmp_path: Path) -> None:
+    """A BOM assembled wholly from cached fragments needs no rendering and no validation: the CLI must not
+    pay for importing cyclonedx-python-lib and jsonschema (about a quarter of a warm rescan of 50k files)."""
+    root = _project(tmp_path / "proj")
+    env = EPOCH | {"AIBOM_CACHE_DIR": str(tmp_path / "cache")}
+    probe = (
+        "import sys\n"
+        "from aibom.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], standalone_mode=False)\n"
+        "finally:\n"
+        "    loaded = sorted({m.split('.')[0] for m in sys.modules} & {'cyclonedx', 'jsonschema', 'spdx_tools'})\n"
+        "    print('loaded:', ','.join(loaded), file=sys.stderr)\n"
+    )
+    args = [sys.executable, "-c", probe, "scan", str(root), "-o", str(tmp_path / "bom.json"), "-v"]
+    cold = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
+    assert "loaded: cyclonedx,jsonschema" in cold.stderr
+    warm = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
+    assert "0 rendered" in warm.stderr
+    assert "loaded: \n" in warm.stderr, warm.stderr
+    assert json.loads((tmp_path / "bom.json").read_text())["components"]

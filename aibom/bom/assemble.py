@@ -28,27 +28,14 @@ from ..inventory import Artifact, Finding, Inventory
 from ..scancache import context
 from ..textsafe import for_json_text
 from . import ml_extensions
-from .cyclonedx import (
-    _TYPES,
-    JSON_HEAD,
-    ROOT_REF,
-    SPEC_VERSIONS,
-    ZERO_SERIAL,
-    InvalidBom,
-    components_bom,
-    dependency_refs,
-    library_json,
-    metadata_bom,
-    serial_of,
-    split_findings,
-    top_level_refs,
-)
+from .cdx_basics import COMPONENT_TYPES, JSON_HEAD, ROOT_REF, ZERO_SERIAL, InvalidBom, build_timestamp, serial_of
 from .fragments import FragmentCache
-from .validate import json_errors
+from .relations import dependency_refs, split_findings, top_level_refs
 
 #: Components rendered through the library at once: bounds its memory (about 30 KiB a component) on large trees.
 BATCH = 500
 _INDENT = "    "  # a component's depth in the document: {"components": [ {...} ]}
+_quote = json.JSONEncoder(ensure_ascii=False).encode  # one string as JSON
 
 
 def _stable_bytes(value: object) -> bytes:
@@ -94,7 +81,7 @@ def _sort_key(artifact: Artifact) -> tuple[Any, ...]:
     """The library's component order (type, group, name, version, bom-ref; a missing value sorts last).
     aibom sets no group, and bom-refs are unique, so these decide."""
     version = artifact.version
-    return (_TYPES[artifact.kind].value, artifact.name, version is None, version or "", artifact.ref)
+    return (COMPONENT_TYPES[artifact.kind], artifact.name, version is None, version or "", artifact.ref)
 
 
 def _fragment_text(component: dict[str, Any]) -> str:
@@ -111,6 +98,8 @@ def _render_fragments(
 ) -> dict[str, str]:
     """Render these artifacts' components through the library and check them, with their dependency
     entries, against the schema: bom-ref -> fragment text."""
+    from .cyclonedx import components_bom, library_json  # the library loads only when something is rendered
+
     doc = library_json(components_bom(artifacts, findings, by_ref), spec_version)
     ml_extensions.add_to_json(doc, ml_extensions.collect(artifacts))
     ml_extensions.sort_occurrences_json(doc)
@@ -120,9 +109,56 @@ def _render_fragments(
 
 
 def _check(doc: dict[str, Any], spec_version: str) -> None:
+    from .cyclonedx import SPEC_VERSIONS
+    from .validate import json_errors
+
     error = json_errors(doc, SPEC_VERSIONS[spec_version])
     if error is not None:
         raise InvalidBom(f"aibom produced an invalid CycloneDX {spec_version} cyclonedx-json document: {error}")
+
+
+def _timestamp_text() -> str:
+    """The BOM's timestamp as the library writes it (checked against the library whenever a head is rendered)."""
+    return build_timestamp().isoformat()
+
+
+def _head(
+    inv: Inventory, loose: list[Finding], depends: bool, salt: bytes, spec_version: str, cached: dict[str, str]
+) -> tuple[str, str]:
+    """(key, JSON text) of the document's head (`$schema` .. `metadata`, serial number zero, timestamp
+    blank), from the cache or rendered through the library and checked with the shape of the root's
+    dependency entry. The key digests everything the metadata is made from except the timestamp."""
+    notices = [lf.path for lf in inv.license_files if lf.notice]
+    made_of = (inv.root_name, inv.root_licenses(), loose, inv.skipped, inv.environments, notices, depends)
+    digest = hashlib.sha256(salt)
+    digest.update(_stable_bytes((made_of, inv.stats.files, inv.stats.bytes)))
+    key = "head:" + digest.hexdigest()
+    if key in cached:
+        return key, cached[key]
+    from .cyclonedx import library_json, metadata_bom
+
+    timestamp = build_timestamp()
+    meta = library_json(metadata_bom(inv, loose, timestamp)[0], spec_version)
+    if meta.get("metadata", {}).get("timestamp") != timestamp.isoformat():
+        raise InvalidBom(f"the library wrote the timestamp as {meta.get('metadata', {}).get('timestamp')!r}")
+    doc = {k: meta[k] for k in JSON_HEAD if k in meta}
+    doc["serialNumber"] = ZERO_SERIAL.urn
+    # The root's dependsOn items are refLinkTypes like the `ref` of each component's own entry, checked
+    # when it was rendered, and come from a set (uniqueItems): checking the entry's shape is enough.
+    root = {"dependsOn": [ROOT_REF], "ref": ROOT_REF} if depends else {"ref": ROOT_REF}
+    _check(doc | {"dependencies": [root]}, spec_version)
+    doc["metadata"]["timestamp"] = ""
+    return key, json.dumps(doc, ensure_ascii=False)
+
+
+def _dependency_text(ref: str, refs: list[str]) -> str:
+    """One entry of `dependencies` as the library's indented JSON writes it (json.dumps indents in
+    Python, too slow for tens of thousands of entries; each string goes through the C encoder)."""
+    quoted = _quote(ref)
+    if not refs:
+        return f'    {{\n      "ref": {quoted}\n    }}'
+    items = ",\n".join("        " + _quote(r) for r in refs)
+    return f'    {{\n      "dependsOn": [\n{items}\n      ],\n      "ref": {quoted}\n    }}'
 
 
 def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | None = None) -> str:
@@ -143,27 +179,29 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     texts = {ref: cached[key] if key in cached else rendered[ref] for ref, key in keys.items()}
     inv.stats.components_rendered, inv.stats.components_reused = len(missing), len(keys) - len(missing)
 
-    meta_bom, _root = metadata_bom(inv, loose)
-    meta = library_json(meta_bom, spec_version)
-    doc = {k: meta[k] for k in JSON_HEAD if k in meta}
-    doc["serialNumber"] = ZERO_SERIAL.urn
-    root = _dependency(ROOT_REF, sorted(set(top_level_refs(inv))))
-    # The root's dependsOn items are refLinkTypes like the `ref` of each component's own entry, checked
-    # when it was rendered, and come from a set (uniqueItems): checking the entry's shape is enough.
-    _check(doc | {"dependencies": [_dependency(ROOT_REF, root.get("dependsOn", [])[:1])]}, spec_version)
-    placeholder = f"aibom-components-{uuid.uuid4()}"
+    top = sorted(set(top_level_refs(inv)))
+    head_key, head = _head(inv, loose, bool(top), salt, spec_version, cached)
+    doc = json.loads(head)
+    doc["metadata"]["timestamp"] = _timestamp_text()
+    placeholders = {name: f"aibom-{name}-{uuid.uuid4()}" for name in ("components", "dependencies")}
     if texts:
-        doc["components"] = placeholder
-    entries = [root] + [_dependency(ref, refs) for ref, refs in depends_on.items()]
-    doc["dependencies"] = sorted(entries, key=lambda entry: entry["ref"])
+        doc["components"] = placeholders["components"]
+    doc["dependencies"] = placeholders["dependencies"]
+    entries = [(ROOT_REF, top), *depends_on.items()]
+    entries.sort(key=lambda entry: entry[0])
 
     text = for_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
     if texts:
         ordered = (texts[a.ref] for a in sorted(inv.artifacts, key=_sort_key))
-        text = text.replace(f'"{placeholder}"', "[\n" + ",\n".join(ordered) + "\n  ]", 1)
+        text = text.replace(f'"{placeholders["components"]}"', "[\n" + ",\n".join(ordered) + "\n  ]", 1)
+    dependencies = for_json_text(",\n".join(_dependency_text(ref, refs) for ref, refs in entries))
+    text = text.replace(f'"{placeholders["dependencies"]}"', "[\n" + dependencies + "\n  ]", 1)
     text = text.replace(ZERO_SERIAL.urn, serial_of(text), 1)
 
     if fragments is not None:
-        used = set(keys.values())
-        fragments.store({keys[ref]: rendered[ref] for ref in rendered}, [key for key in cached if key not in used])
+        used = {*keys.values(), head_key}
+        new = {keys[ref]: rendered[ref] for ref in rendered}
+        if head_key not in cached:
+            new[head_key] = head
+        fragments.store(new, [key for key in cached if key not in used])
     return text

@@ -6,12 +6,9 @@ timestamp from SOURCE_DATE_EPOCH when set, and the serial number from the conten
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import uuid
 import warnings
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
@@ -30,44 +27,30 @@ from cyclonedx.schema import SchemaVersion
 from packageurl import PackageURL
 
 from .. import __version__
-from ..deps.model import CDX_SCOPE, DIRECT, SCOPE
+from ..deps.model import CDX_SCOPE, SCOPE
 from ..inventory import Artifact, Finding, Inventory, Kind, License
 from ..textsafe import for_xml, map_strings
 from . import ml_extensions
+from .cdx_basics import (
+    COMPONENT_TYPES,
+    FORMATS,
+    ROOT_REF,
+    SPEC_VERSION_NAMES,
+    ZERO_SERIAL,
+    InvalidBom,
+    build_timestamp,
+    serial_of,
+)
 from .fragments import FragmentCache
+from .relations import dependency_refs, split_findings, top_level_refs
 from .validate import xml_errors
 
 SPEC_VERSIONS = {"1.6": SchemaVersion.V1_6, "1.7": SchemaVersion.V1_7}
-FORMATS = ("cyclonedx-json", "cyclonedx-xml")
+assert tuple(SPEC_VERSIONS) == SPEC_VERSION_NAMES
 _JSON = {"1.6": JsonV1Dot6, "1.7": JsonV1Dot7}
 _XML = {"1.6": XmlV1Dot6, "1.7": XmlV1Dot7}
-_TYPES = {
-    Kind.MODEL: ComponentType.MACHINE_LEARNING_MODEL,
-    Kind.DATASET: ComponentType.DATA,
-    Kind.LIBRARY: ComponentType.LIBRARY,
-    Kind.FILE: ComponentType.FILE,
-}
-ROOT_REF = "aibom:root"
+_TYPES = {kind: ComponentType(value) for kind, value in COMPONENT_TYPES.items()}
 _HASH_ALGS = {"MD5": HashAlgorithm.MD5, "SHA-1": HashAlgorithm.SHA_1, "SHA-512": HashAlgorithm.SHA_512}
-JSON_HEAD = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata")
-ZERO_SERIAL = uuid.UUID(int=0)
-
-
-class InvalidBom(RuntimeError):
-    """aibom produced a BOM its own schema check rejects: a bug, reported loudly."""
-
-
-def build_timestamp() -> datetime:
-    """SOURCE_DATE_EPOCH when set (reproducible builds), otherwise now; whole seconds, UTC."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            if not epoch.isdigit():  # the reproducible-builds spec: a non-negative integer
-                raise ValueError
-            return datetime.fromtimestamp(int(epoch), tz=UTC)
-        except (ValueError, OverflowError, OSError):
-            raise ValueError(f"SOURCE_DATE_EPOCH must be a Unix timestamp, got {epoch!r}") from None
-    return datetime.now(tz=UTC).replace(microsecond=0)
 
 
 def _licenses(licenses: list[License]) -> list[Any]:
@@ -189,20 +172,10 @@ def _component(
     )
 
 
-def split_findings(inv: Inventory) -> tuple[dict[str, list[Finding]], list[Finding]]:
-    """Findings by the component they are about, and those about nothing in the BOM (kept on the BOM itself)."""
-    by_component: dict[str, list[Finding]] = {}
-    loose: list[Finding] = []
-    known = {a.ref for a in inv.all_artifacts()}
-    for f in inv.findings:
-        (by_component.setdefault(f.component, []) if f.component in known else loose).append(f)
-    return by_component, loose
-
-
-def metadata_bom(inv: Inventory, loose: list[Finding]) -> tuple[Bom, Component]:
+def metadata_bom(inv: Inventory, loose: list[Finding], timestamp: datetime | None = None) -> tuple[Bom, Component]:
     """A Bom holding only the metadata: the tool, the scanned root and the BOM-level properties."""
     bom = Bom(serial_number=ZERO_SERIAL)
-    bom.metadata.timestamp = build_timestamp()
+    bom.metadata.timestamp = timestamp or build_timestamp()
     bom.metadata.tools.components.add(
         Component(type=ComponentType.APPLICATION, name="aibom", version=__version__, group="aibom")
     )
@@ -226,29 +199,6 @@ def metadata_bom(inv: Inventory, loose: list[Finding]) -> tuple[Bom, Component]:
     ]
     bom.metadata.properties.update(meta_props)
     return bom, root
-
-
-def top_level_refs(inv: Inventory) -> list[str]:
-    """What the root depends on: what was found in the project (its models and datasets, its direct
-    libraries, and the files no dataset claims), not the hub models and datasets its cards only name."""
-    refs = {a.ref for a in inv.artifacts}
-    needed = {ref for a in inv.artifacts for ref in a.depends_on if ref in refs}
-    return [
-        a.ref
-        for a in inv.artifacts
-        if not a.external
-        and (
-            a.kind in (Kind.MODEL, Kind.DATASET)
-            or (a.kind is Kind.LIBRARY and (a.properties.get(DIRECT) != "false" or a.ref not in needed))
-            or (a.kind is Kind.FILE and a.ref not in needed)
-        )
-    ]
-
-
-def dependency_refs(inv: Inventory) -> dict[str, list[str]]:
-    """What each top-level artifact depends on among the BOM's components (never itself), sorted."""
-    refs = {a.ref for a in inv.artifacts}
-    return {a.ref: sorted({r for r in a.depends_on if r in refs and r != a.ref}) for a in inv.artifacts}
 
 
 def components_bom(artifacts: list[Artifact], findings: dict[str, list[Finding]], by_ref: dict[str, Artifact]) -> Bom:
@@ -317,11 +267,6 @@ def _index_dependencies(bom: Bom) -> None:
             register(dep)
 
     bom.register_dependency = register  # type: ignore[method-assign]
-
-
-def serial_of(content: str) -> str:
-    """A serial number derived from the document with the placeholder serial in it."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'aibom:' + hashlib.sha256(content.encode()).hexdigest())}"
 
 
 def library_json(bom: Bom, spec_version: str) -> dict[str, Any]:

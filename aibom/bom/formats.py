@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from ..inventory import Inventory
-from . import cyclonedx
+from . import cdx_basics
 from .fragments import FragmentCache
 
-FORMATS = (*cyclonedx.FORMATS, "spdx-json", "spdx3-json")
+FORMATS = (*cdx_basics.FORMATS, "spdx-json", "spdx3-json")
 
 
 def render(
     inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6", fragments: FragmentCache | None = None
 ) -> str:
-    """The validated document text. Raises cyclonedx.InvalidBom when aibom's own output fails validation.
+    """The validated document text. Raises InvalidBom when aibom's own output fails validation.
 
-    `fragments` (CycloneDX JSON only) reuses the components rendered by an earlier run of the same root."""
-    if fmt in cyclonedx.FORMATS:
+    `fragments` (CycloneDX JSON only) reuses the components rendered by an earlier run of the same root.
+    Libraries load only when asked for: a CycloneDX JSON BOM assembled wholly from cached fragments
+    needs none of them."""
+    if fmt == "cyclonedx-json":
+        from .assemble import render_json
+
+        return render_json(inv, spec_version, fragments)
+    if fmt == "cyclonedx-xml":
+        from . import cyclonedx
+
         return cyclonedx.render(inv, fmt, spec_version, fragments)
     if fmt == "spdx-json":
         from . import spdx2  # spdx-tools takes a moment to import: only when asked for

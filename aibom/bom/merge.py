@@ -21,7 +21,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from .. import __version__
-from .cyclonedx import build_timestamp
+from .cdx_basics import build_timestamp
 from .docs import MAX_NESTING
 
 MAX_DEPTH = MAX_NESTING  # documents come through docs.identify, which refuses anything deeper

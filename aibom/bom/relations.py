@@ -10,7 +10,8 @@ import hashlib
 import re
 from collections.abc import Iterator
 
-from ..inventory import Artifact, Inventory, License
+from ..deps.model import DIRECT
+from ..inventory import Artifact, Finding, Inventory, Kind, License
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 
@@ -64,3 +65,36 @@ def license_ref_id(lic: License) -> str:
     """A stable `LicenseRef-` id for a license known only by its name (or URL)."""
     label = lic.name or lic.url or lic.expression or "unknown"
     return safe_id("LicenseRef-", label, limit=48)
+
+
+def split_findings(inv: Inventory) -> tuple[dict[str, list[Finding]], list[Finding]]:
+    """Findings by the component they are about, and those about nothing in the BOM (kept on the BOM itself)."""
+    by_component: dict[str, list[Finding]] = {}
+    loose: list[Finding] = []
+    known = {a.ref for a in inv.all_artifacts()}
+    for f in inv.findings:
+        (by_component.setdefault(f.component, []) if f.component in known else loose).append(f)
+    return by_component, loose
+
+
+def top_level_refs(inv: Inventory) -> list[str]:
+    """What the root depends on: what was found in the project (its models and datasets, its direct
+    libraries, and the files no dataset claims), not the hub models and datasets its cards only name."""
+    refs = {a.ref for a in inv.artifacts}
+    needed = {ref for a in inv.artifacts for ref in a.depends_on if ref in refs}
+    return [
+        a.ref
+        for a in inv.artifacts
+        if not a.external
+        and (
+            a.kind in (Kind.MODEL, Kind.DATASET)
+            or (a.kind is Kind.LIBRARY and (a.properties.get(DIRECT) != "false" or a.ref not in needed))
+            or (a.kind is Kind.FILE and a.ref not in needed)
+        )
+    ]
+
+
+def dependency_refs(inv: Inventory) -> dict[str, list[str]]:
+    """What each top-level artifact depends on among the BOM's components (never itself), sorted."""
+    refs = {a.ref for a in inv.artifacts}
+    return {a.ref: sorted({r for r in a.depends_on if r in refs and r != a.ref}) for a in inv.artifacts}

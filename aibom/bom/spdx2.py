@@ -48,7 +48,8 @@ from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 from .. import __version__
 from ..inventory import Artifact, Finding, Inventory, Kind, License
 from ..textsafe import for_json_text
-from .cyclonedx import InvalidBom, _finding_value, build_timestamp
+from .cdx_basics import InvalidBom, build_timestamp
+from .cyclonedx import _finding_value
 from .relations import all_artifacts, ancestors_of, depends_on, is_external, license_ref_id, parts_of, safe_id
 
 ROOT_ID = "SPDXRef-Package-root"

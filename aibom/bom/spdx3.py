@@ -24,7 +24,8 @@ from spdx_python_model import v3_0_1 as spdx
 from .. import __version__
 from ..inventory import Artifact, Inventory, Kind, License
 from ..textsafe import for_json_text
-from .cyclonedx import InvalidBom, _finding_value, build_timestamp
+from .cdx_basics import InvalidBom, build_timestamp
+from .cyclonedx import _finding_value
 from .relations import all_artifacts, ancestors_of, depends_on, is_external, license_ref_id, parts_of, safe_id
 from .spdx2 import _is_spdx_expression
 

@@ -10,8 +10,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from ..resources import data_dir
 
 MAX_POLICY_BYTES = 1 << 20
@@ -113,6 +111,8 @@ def discover(folder: Path) -> Path | None:
 
 def load(path: Path) -> PolicyConfig:
     data = _parse(path)
+    import jsonschema  # loads only when there is a policy file to check
+
     validator = jsonschema.Draft202012Validator(_schema(), format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from .. import __version__
-from ..bom.cyclonedx import build_timestamp
+from ..bom.cdx_basics import build_timestamp
 from ..hf_ids import repo_id, url
 from ..inventory import Artifact, Inventory, Kind
 from ..policy.context import Context, ancestors, dataset_refs, is_external
