@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
-from . import __version__, fleet_cli, release_cli
+from . import __version__
 from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom
 from .bom.formats import FORMATS, render
 from .deps.environment import PythonNotUsable
@@ -78,7 +80,31 @@ def _check_writable(output: Path) -> None:
         raise UserError(f"cannot write {output}: folder {folder} is not writable")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The group of aibom's commands; those defined in other modules load when they are run or listed,
+    so `aibom scan` does not pay for importing release and fleet tooling."""
+
+    #: command name -> the module that defines it, and the command's name there
+    elsewhere: ClassVar[dict[str, tuple[str, str]]] = {
+        "validate": ("aibom.release_cli", "validate"),
+        "diff": ("aibom.release_cli", "diff"),
+        "merge": ("aibom.release_cli", "merge"),
+        "scan-many": ("aibom.fleet_cli", "scan_many_command"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.elsewhere})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.elsewhere:
+            module, name = self.elsewhere[cmd_name]
+            command = getattr(importlib.import_module(module), name)
+            assert isinstance(command, click.Command) and command.name == cmd_name
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="aibom")
 def main() -> None:
     """aibom: a bill of materials for AI projects.
@@ -351,10 +377,6 @@ def report(
         click.echo(for_terminal(f"aibom: warning: {warning}"), err=True)
     if not quiet:
         click.echo(for_terminal(f"aibom: report written to {html_file}"), err=True)
-
-
-release_cli.register(main)  # validate, diff, merge
-fleet_cli.register(main)  # scan-many
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -207,7 +207,3 @@ def scan_many_command(
     if any(r.status != "ok" for r in rows):
         sys.exit(EXIT_REPO_FAILED)
     sys.exit(EXIT_CHECK if any(r.check_failed for r in rows) else 0)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(scan_many_command)

@@ -157,8 +157,3 @@ def merge(boms: tuple[Path, ...], output: Path, spec_version: str | None) -> Non
     for note in notes:
         click.echo(for_terminal(f"aibom: {note}"), err=True)
     click.echo(f"aibom: {len(boms)} BOMs merged into {output}", err=True)
-
-
-def register(group: click.Group) -> None:
-    for command in (validate, diff, merge):
-        group.add_command(command)

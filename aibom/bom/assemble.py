@@ -20,8 +20,9 @@ import io
 import json
 import pickle
 import uuid
-from importlib import metadata
 from typing import Any
+
+import cyclonedx  # the package's version only: its models load when something is rendered
 
 from .. import __version__
 from ..inventory import Artifact, Finding, Inventory
@@ -49,7 +50,7 @@ def _stable_bytes(value: object) -> bytes:
 
 def _salt(spec_version: str) -> bytes:
     """What every fragment depends on besides its artifact: aibom's code and data, the library, the spec."""
-    return "\n".join((context(), __version__, metadata.version("cyclonedx-python-lib"), spec_version)).encode()
+    return "\n".join((context(), __version__, cyclonedx.__version__, spec_version)).encode()
 
 
 def fragment_key(
