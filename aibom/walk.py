@@ -14,11 +14,12 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
-
-import pathspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from .inventory import Skip
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILE = ".aibomignore"
 MAX_IGNORE_BYTES = 1 << 20
@@ -124,6 +125,8 @@ def load_ignore(root: Path, excludes: Iterable[str]) -> pathspec.PathSpec | None
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
         return None
+    import pathspec  # only when there are patterns to match
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
