@@ -19,8 +19,9 @@ class Reader:
         self._read_at = read_at
         self.size = size
         self.pos = pos
-        self._base = 0
-        self._buf = b""
+        #: the bytes read last and the offset they start at (the machine reads opcode bytes from them directly)
+        self.base = 0
+        self.window = b""
 
     @classmethod
     def of_bytes(cls, data: bytes, pos: int = 0) -> Reader:
@@ -31,28 +32,28 @@ class Reader:
         end = self.pos + n
         if end > self.size:
             raise Truncated(f"needs {n} bytes at offset {self.pos}, only {self.size - self.pos} left")
-        if self.pos < self._base or end > self._base + len(self._buf):
-            self._base = self.pos
-            self._buf = self._read_at(self.pos, max(n, WINDOW if self._buf else FIRST_WINDOW))
-            if len(self._buf) < n:
-                raise Truncated(f"file ended at offset {self.pos + len(self._buf)}")
+        if self.pos < self.base or end > self.base + len(self.window):
+            self.base = self.pos
+            self.window = self._read_at(self.pos, max(n, WINDOW if self.window else FIRST_WINDOW))
+            if len(self.window) < n:
+                raise Truncated(f"file ended at offset {self.pos + len(self.window)}")
 
     def take(self, n: int) -> bytes:
         """The next `n` bytes (callers bound `n`)."""
-        start = self.pos - self._base
-        if start < 0 or start + n > len(self._buf):
+        start = self.pos - self.base
+        if start < 0 or start + n > len(self.window):
             self._ensure(n)
-            start = self.pos - self._base
+            start = self.pos - self.base
         self.pos += n
-        return self._buf[start : start + n]
+        return self.window[start : start + n]
 
     def byte(self) -> int:
-        i = self.pos - self._base
-        if i < 0 or i >= len(self._buf):
+        i = self.pos - self.base
+        if i < 0 or i >= len(self.window):
             self._ensure(1)
-            i = self.pos - self._base
+            i = self.pos - self.base
         self.pos += 1
-        return self._buf[i]
+        return self.window[i]
 
     def skip(self, n: int) -> None:
         if n < 0 or self.pos + n > self.size:
@@ -65,12 +66,12 @@ class Reader:
         if n <= 0:
             raise Truncated(f"input ended at offset {self.pos} where a line was expected")
         self._ensure(n)
-        start = self.pos - self._base
-        idx = self._buf.find(b"\n", start, start + n)
+        start = self.pos - self.base
+        idx = self.window.find(b"\n", start, start + n)
         if idx < 0:
             if n <= limit:
                 raise Truncated(f"unterminated line at offset {self.pos}")
             raise ValueError(f"line at offset {self.pos} is longer than {limit} bytes")
-        out = self._buf[start:idx]
+        out = self.window[start:idx]
         self.pos += idx - start + 1
         return out

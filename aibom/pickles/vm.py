@@ -273,14 +273,19 @@ class Machine:
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
-        r = self.r
-        while True:
-            self.op_pos = r.pos
-            self.a.opcodes += 1
-            if self.a.opcodes > MAX_OPS:
-                raise PickleError(f"more than {MAX_OPS} opcodes", self.op_pos)
-            op = r.byte()
-            handler = _DISPATCH.get(op)
+        r, a, dispatch = self.r, self.a, _DISPATCH
+        while True:  # the hot loop: the opcode byte is read from the reader's window inline
+            pos = self.op_pos = r.pos
+            a.opcodes += 1
+            if a.opcodes > MAX_OPS:
+                raise PickleError(f"more than {MAX_OPS} opcodes", pos)
+            window, i = r.window, pos - r.base
+            if 0 <= i < len(window):
+                op = window[i]
+                r.pos = pos + 1
+            else:
+                op = r.byte()
+            handler = dispatch.get(op)
             if handler is None:
                 raise PickleError(f"invalid opcode 0x{op:02x}", self.op_pos)
             if handler(self) is _STOP:
