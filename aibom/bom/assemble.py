@@ -5,16 +5,20 @@ kept as indented JSON text under a key that digests everything the component is 
 renders only components whose key is new and splices the cached rest into the document in the
 library's component order. The output is the document the library would write for the whole BOM
 (tests/test_bom_assembly.py checks this on real trees); only the serial number is derived from the
-assembled text itself.
+assembled text itself. The document's head (`$schema` .. `metadata`) is cached the same way, under a key
+of everything but the timestamp, which each run sets. When every piece is cached, neither the library
+nor the schema validator is imported at all.
 
 Validation is compositional, so the whole document is still checked against the schema: JSON Schema
 checks each `components` and `dependencies` item on its own, so the document is valid when the document
 without them is valid, every component and its dependency entry are valid (each was, in the document it
-was rendered in), and the items are distinct (`uniqueItems`: their bom-refs are unique).
+was rendered in), and the items are distinct (`uniqueItems`: their bom-refs are unique). Dependency
+entries are `{"ref"}` or `{"dependsOn", "ref"}` with refs of the document's components, written here.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
@@ -177,6 +181,8 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     for start in range(0, len(missing), BATCH):  # the library's object graph for one batch at a time
         batch = missing[start : start + BATCH]
         rendered.update(_render_fragments(batch, findings, by_ref, depends_on, spec_version))
+        if len(missing) > BATCH:  # the library's objects hold cycles: free each batch's before the next
+            gc.collect()
     texts = {ref: cached[key] if key in cached else rendered[ref] for ref, key in keys.items()}
     inv.stats.components_rendered, inv.stats.components_reused = len(missing), len(keys) - len(missing)
 
@@ -191,13 +197,23 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     entries = [(ROOT_REF, top), *depends_on.items()]
     entries.sort(key=lambda entry: entry[0])
 
-    text = for_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
+    # The document is joined once from its pieces (the cached fragments are not copied into an
+    # intermediate string), and the serial number is the digest of those pieces: peak memory is about
+    # twice the document, not four times.
+    skeleton = for_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
+    pieces: list[str] = []
     if texts:
-        ordered = (texts[a.ref] for a in sorted(inv.artifacts, key=_sort_key))
-        text = text.replace(f'"{placeholders["components"]}"', "[\n" + ",\n".join(ordered) + "\n  ]", 1)
+        before, skeleton = skeleton.split(f'"{placeholders["components"]}"', 1)
+        pieces += [before, "[\n"]
+        for a in sorted(inv.artifacts, key=_sort_key):
+            pieces += [texts[a.ref], ",\n"]
+        pieces[-1] = "\n  ]"
+    before, after = skeleton.split(f'"{placeholders["dependencies"]}"', 1)
     dependencies = for_json_text(",\n".join(_dependency_text(ref, refs) for ref, refs in entries))
-    text = text.replace(f'"{placeholders["dependencies"]}"', "[\n" + dependencies + "\n  ]", 1)
-    text = text.replace(ZERO_SERIAL.urn, serial_of(text), 1)
+    pieces += [before, "[\n", dependencies, "\n  ]", after]
+    pieces[0] = pieces[0].replace(ZERO_SERIAL.urn, serial_of(pieces), 1)  # the serial is in the head
+    text = "".join(pieces)
+    del pieces
 
     if fragments is not None:
         used = {*keys.values(), head_key}

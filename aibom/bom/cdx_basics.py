@@ -46,6 +46,9 @@ def build_timestamp() -> datetime:
     return datetime.now(tz=UTC).replace(microsecond=0)
 
 
-def serial_of(content: str) -> str:
-    """A serial number derived from the document with the placeholder serial in it."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'aibom:' + hashlib.sha256(content.encode()).hexdigest())}"
+def serial_of(content: str | list[str]) -> str:
+    """A serial number derived from the document (or its pieces, in order) with the placeholder serial in it."""
+    digest = hashlib.sha256()
+    for piece in [content] if isinstance(content, str) else content:
+        digest.update(piece.encode())
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'aibom:' + digest.hexdigest())}"
