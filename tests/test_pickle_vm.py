@@ -179,3 +179,33 @@ def test_mutated_torch_pickle_never_raises(cut: int, flips: list[tuple[int, int]
 
 
 TORCH_PKL = _torch_state_dict_pickle()
+
+
+def test_protocol_0_lines_are_read_once_across_windows() -> None:
+    """Protocol 0 has a text line per opcode. A 2 MiB stream crosses the 64 KiB first window and several
+    1 MiB windows; every value must come through, and the underlying reads must stay a handful."""
+    value = {f"key{i:06d}": [f"value {i}", i, str(i) * 3] for i in range(40_000)}
+    data = pickle.dumps(value, protocol=0)
+    assert len(data) > 2 << 20
+    reads: list[int] = []
+
+    def read_at(offset: int, n: int) -> bytes:
+        reads.append(n)
+        return data[offset : offset + n]
+
+    a = analyse(Reader(read_at, len(data)))
+    assert a.error is None and a.pickles == 1
+    assert to_python(a.results[0]) == value
+    assert len(reads) <= 2 + len(data) // (1 << 20) * 2, len(reads)
+
+
+def test_protocol_0_line_limits_hold_across_windows() -> None:
+    from aibom.pickles.vm import MAX_LINE
+
+    long_line = b"(V" + b"a" * (MAX_LINE + 10) + b"\nt."
+    a = analyse(Reader.of_bytes(b"(V" + b"x" * 50_000 + b"\nV" + b"y" * 30_000 + b"\nt."))
+    assert a.error is None and a.pickles == 1  # a long line (under the limit) across the first window
+    a = analyse(Reader.of_bytes(long_line))
+    assert a.error is not None and "longer than" in a.error
+    a = analyse(Reader.of_bytes(b"(V" + b"y" * 30_000))  # no newline before the end
+    assert a.error is not None and a.error.startswith("truncated"), a.error
