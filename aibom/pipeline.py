@@ -22,7 +22,7 @@ from .progress import Progress
 from .scancache import Cached, ScanCache
 from .scanners import ScanOutput, identify
 from .sniff import Probe, ReadError
-from .walk import FileEntry, walk
+from .walk import FileEntry, display_path, walk
 
 
 @dataclass
@@ -164,7 +164,7 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     root_real = os.path.realpath(root)
     walked = walk(Path(root_real), options.excludes)
     inv = Inventory(
-        root_name=os.path.basename(root_real) or root_real,
+        root_name=display_path(os.path.basename(root_real) or root_real),  # a folder name need not be UTF-8
         skipped=walked.skipped,
         environments=walked.environments,
     )

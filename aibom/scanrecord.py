@@ -169,12 +169,26 @@ def _plain_types(tp: Any) -> tuple[type, ...] | None:
     return tuple(accepted)
 
 
+@cache
+def _field_tables(tp: type, names: frozenset[str]) -> tuple[dict[str, tuple[type, ...]], dict[str, Decoder]]:
+    """(scalar field -> accepted types, other field -> decoder) of a dataclass, each table complete when
+    returned: threads decoding at once (fleet scans on Dask workers) never see one half built."""
+    hints = _hints(tp)
+    plain: dict[str, tuple[type, ...]] = {}
+    fields: dict[str, Decoder] = {}
+    for name in names:
+        accepted = _plain_types(hints[name])
+        if accepted is not None:
+            plain[name] = accepted
+        else:
+            fields[name] = _decoder(hints[name])
+    return plain, fields
+
+
 def _dataclass_decoder(tp: type) -> Decoder:
     """Scalar fields are checked inline (their exact JSON types: JSON gives no subclasses); the others go
     through their decoders, looked up on first use: dataclasses may nest themselves (Artifact.parts)."""
     names = frozenset(f.name for f in dataclasses.fields(tp) if f.init)
-    plain: dict[str, tuple[type, ...]] = {}
-    fields: dict[str, Decoder] = {}
 
     def instance(value: Any, depth: int) -> Any:
         if type(value) is not dict:
@@ -183,14 +197,7 @@ def _dataclass_decoder(tp: type) -> Decoder:
             raise BadRecord("too deep")
         if not names.issuperset(value):
             raise BadRecord(f"unknown {tp.__name__} fields: {sorted(set(value) - names)}")
-        if not plain and not fields:
-            hints = _hints(tp)
-            for name in names:
-                accepted = _plain_types(hints[name])
-                if accepted is not None:
-                    plain[name] = accepted
-                else:
-                    fields[name] = _decoder(hints[name])
+        plain, fields = _field_tables(tp, names)
         kwargs = {}
         for k, v in value.items():
             accepted = plain.get(k)

@@ -214,3 +214,53 @@ def test_concurrent_runs_share_the_cache(tmp_path: Path, isolated_cache: Path) -
     assert all("warning" not in err for _, err in outputs)
     assert len({out for out, _ in outputs}) == 1
     assert _scan(root)[0] == outputs[0][0]
+
+
+def _decode_at_once(value: object, threads: int) -> tuple[list[object], list[BaseException]]:
+    """Decode `value` from `threads` threads released together: (results, errors)."""
+    import threading
+
+    from aibom import scanrecord
+
+    start = threading.Barrier(threads)
+    decoded: list[object] = []
+    errors: list[BaseException] = []
+
+    def decode() -> None:
+        start.wait()
+        try:
+            decoded.append(scanrecord.decode_output(value))
+        except BaseException as exc:  # any failure is the finding
+            errors.append(exc)
+
+    workers = [threading.Thread(target=decode) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return decoded, errors
+
+
+def test_records_decode_from_many_threads_on_first_use() -> None:
+    """Fleet scans on Dask workers decode cached records in parallel threads: the first decodes of a type,
+    which build its field tables, must never see them half built (that raised KeyError and ended a scan)."""
+    from aibom import scanrecord
+    from aibom.inventory import Artifact, Evidence, Kind
+    from aibom.scanners.base import ScanOutput
+
+    artifact = Artifact(kind=Kind.FILE, name="a.bin", ref="path:a.bin", format="unknown-binary", size=3)
+    artifact.evidence.append(Evidence(location="a.bin"))
+    artifact.properties["k"] = "v"
+    out = ScanOutput(artifacts=[artifact])
+    value = scanrecord.encode_output(out)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(20):
+            scanrecord._decoder.cache_clear()
+            scanrecord._field_tables.cache_clear()
+            decoded, errors = _decode_at_once(value, 16)
+            assert not errors, errors
+            assert decoded == [out] * 16
+    finally:
+        sys.setswitchinterval(old_interval)

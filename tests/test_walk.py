@@ -214,3 +214,15 @@ def test_permission_denied_as_unprivileged_user() -> None:
     assert ["locked", "unreadable-directory"] in result["skipped"]
     assert [loc for loc, cat, _ in result["findings"] if cat == "unreadable"] == ["secret.bin"]
     assert result["artifacts"] == [["fine.bin", hashlib.sha256(b"\x00\x02").hexdigest()]]
+
+
+def test_root_folder_name_that_is_not_utf8_is_escaped_in_the_bom(tmp_path: Path) -> None:
+    """The root component is named after the scanned folder; a name that is not UTF-8 is written in its
+    display form (`\\xNN`), like every path in the BOM, instead of failing the JSON output."""
+    root = Path(os.fsdecode(bytes(tmp_path) + b"/proj-\xff"))
+    root.mkdir()
+    (root / "model.bin").write_bytes(b"\x00" * 64)
+    result = run_aibom("scan", str(root), "-o", str(tmp_path / "bom.json"), env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert result.returncode == 0, result.stderr
+    bom = json.loads((tmp_path / "bom.json").read_text(encoding="utf-8"))
+    assert bom["metadata"]["component"]["name"] == "proj-\\xff"
