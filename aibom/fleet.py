@@ -8,7 +8,6 @@ the workers (a shared filesystem, same absolute paths); `out_dir` only needs to 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -16,7 +15,6 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -39,7 +37,6 @@ INDEX = "index.json"
 MAX_NAME = 60  # characters of the repository's basename kept in its output file name
 MAX_ERROR = 300  # characters of a one-line error message kept in the index
 CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
-_EPOCH_LOCK = threading.Lock()
 
 
 class FleetError(Exception):
@@ -76,27 +73,6 @@ def _one_line(exc: BaseException) -> str:
     return text[:MAX_ERROR]
 
 
-@contextlib.contextmanager
-def _epoch(value: str | None) -> Iterator[None]:
-    """SOURCE_DATE_EPOCH as the client had it, for the BOM writer in this (maybe remote) process.
-
-    Held under a lock: a Dask worker with several threads runs several tasks in one process environment.
-    """
-    with _EPOCH_LOCK:
-        saved = os.environ.get("SOURCE_DATE_EPOCH")
-        if value is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = value
-        try:
-            yield
-        finally:
-            if saved is None:
-                os.environ.pop("SOURCE_DATE_EPOCH", None)
-            else:
-                os.environ["SOURCE_DATE_EPOCH"] = saved
-
-
 def scan_one(path: str, options: dict[str, Any]) -> dict[str, Any]:
     """Scan one repository (an absolute path) into BOM text; never raises: a failure is an `error` row.
 
@@ -115,6 +91,7 @@ def scan_one(path: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]:
+    from .bom.cdx_basics import source_date_epoch
     from .bom.formats import render
     from .inventory import Kind
     from .pipeline import ScanOptions, fragment_cache, scan_tree
@@ -133,7 +110,7 @@ def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]
     fmt = options.get("format", "cyclonedx-json")
     inv = scan_tree(root, scan_options)
     policy_engine.openness(inv)  # as `aibom scan` does before writing
-    with fragment_cache(root, scan_options, fmt) as fragments, _epoch(options.get("source_date_epoch")):
+    with fragment_cache(root, scan_options, fmt) as fragments, source_date_epoch(options.get("source_date_epoch")):
         out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments)}
     row.components = len(inv.artifacts)
     row.models = sum(1 for a in inv.artifacts if a.kind == Kind.MODEL)

@@ -12,14 +12,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom
+from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom, source_date_epoch
 from .bom.formats import render
 from .output import write_atomic
 from .pipeline import ScanOptions, fragment_cache, scan_tree
@@ -27,21 +25,6 @@ from .policy import engine as policy_engine
 
 MAX_BOM_BYTES = 512 * 1024 * 1024  # an existing BOM bigger than this is not read; it is regenerated
 _EXIT_USAGE = 2
-
-
-@contextmanager
-def _source_date_epoch(epoch: int | None) -> Iterator[None]:
-    """Set (or leave unset) SOURCE_DATE_EPOCH for the BOM writer, restoring the caller's value after."""
-    saved = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is not None:
-        os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 def _existing(path: Path) -> tuple[str | None, dict | None]:
@@ -84,6 +67,11 @@ def _last_commit_time(root: Path) -> int | None:
         return None
     value = done.stdout.strip()
     return int(value) if done.returncode == 0 and value.isdigit() else None
+
+
+def _epoch_text(epoch: int | None) -> str | None:
+    """SOURCE_DATE_EPOCH for the writer: `epoch`, or the caller's own value when there is none."""
+    return str(epoch) if epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
 
 
 def _new_epoch(root: Path) -> int | None:
@@ -130,10 +118,10 @@ def bom(output: Path, spec_version: str | None, root: Path) -> None:
         old_epoch = _timestamp_of(old_doc)
         with fragment_cache(root, options) as fragments:
             if old_text is not None and old_epoch is not None:
-                with _source_date_epoch(old_epoch):
+                with source_date_epoch(_epoch_text(old_epoch)):
                     if render(inv, "cyclonedx-json", spec_version, fragments) == old_text:
                         return
-            with _source_date_epoch(_new_epoch(root)):
+            with source_date_epoch(_epoch_text(_new_epoch(root))):
                 text = render(inv, "cyclonedx-json", spec_version, fragments)
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, [text])

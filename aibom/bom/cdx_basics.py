@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..inventory import Kind
@@ -44,6 +47,28 @@ def build_timestamp() -> datetime:
         except (ValueError, OverflowError, OSError):
             raise ValueError(f"SOURCE_DATE_EPOCH must be a Unix timestamp, got {epoch!r}") from None
     return datetime.now(tz=UTC).replace(microsecond=0)
+
+
+_EPOCH_LOCK = threading.Lock()
+
+
+@contextmanager
+def source_date_epoch(value: str | None) -> Iterator[None]:
+    """SOURCE_DATE_EPOCH set to `value` (unset for None) for the BOM writers run inside, then restored.
+    Held under a lock: threads of one process (a Dask worker's tasks) share one environment."""
+    with _EPOCH_LOCK:
+        saved = os.environ.get("SOURCE_DATE_EPOCH")
+        if value is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = value
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop("SOURCE_DATE_EPOCH", None)
+            else:
+                os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 def serial_of(content: str | list[str]) -> str:
