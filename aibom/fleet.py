@@ -91,7 +91,7 @@ def scan_one(path: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]:
-    from .bom.cdx_basics import source_date_epoch
+    from .bom.cdx_basics import epoch_timestamp
     from .bom.formats import render
     from .inventory import Kind
     from .pipeline import ScanOptions, fragment_cache, scan_tree
@@ -110,8 +110,9 @@ def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]
     fmt = options.get("format", "cyclonedx-json")
     inv = scan_tree(root, scan_options)
     policy_engine.openness(inv)  # as `aibom scan` does before writing
-    with fragment_cache(root, scan_options, fmt) as fragments, source_date_epoch(options.get("source_date_epoch")):
-        out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments)}
+    timestamp = epoch_timestamp(options.get("source_date_epoch"))  # the client's SOURCE_DATE_EPOCH, or now
+    with fragment_cache(root, scan_options, fmt) as fragments:
+        out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments, timestamp)}
     row.components = len(inv.artifacts)
     row.models = sum(1 for a in inv.artifacts if a.kind == Kind.MODEL)
     if options.get("check"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom, source_date_epoch
+from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom, build_timestamp, epoch_timestamp
 from .bom.formats import render
 from .output import write_atomic
 from .pipeline import ScanOptions, fragment_cache, scan_tree
@@ -69,9 +69,9 @@ def _last_commit_time(root: Path) -> int | None:
     return int(value) if done.returncode == 0 and value.isdigit() else None
 
 
-def _epoch_text(epoch: int | None) -> str | None:
-    """SOURCE_DATE_EPOCH for the writer: `epoch`, or the caller's own value when there is none."""
-    return str(epoch) if epoch is not None else os.environ.get("SOURCE_DATE_EPOCH")
+def _timestamp(epoch: int | None) -> datetime:
+    """The BOM's timestamp: `epoch`, or the caller's SOURCE_DATE_EPOCH or now when there is none."""
+    return epoch_timestamp(str(epoch)) if epoch is not None else build_timestamp()
 
 
 def _new_epoch(root: Path) -> int | None:
@@ -117,12 +117,10 @@ def bom(output: Path, spec_version: str | None, root: Path) -> None:
         policy_engine.openness(inv)
         old_epoch = _timestamp_of(old_doc)
         with fragment_cache(root, options) as fragments:
-            if old_text is not None and old_epoch is not None:
-                with source_date_epoch(_epoch_text(old_epoch)):
-                    if render(inv, "cyclonedx-json", spec_version, fragments) == old_text:
-                        return
-            with source_date_epoch(_epoch_text(_new_epoch(root))):
-                text = render(inv, "cyclonedx-json", spec_version, fragments)
+            comparable = old_text is not None and old_epoch is not None
+            if comparable and render(inv, "cyclonedx-json", spec_version, fragments, _timestamp(old_epoch)) == old_text:
+                return
+            text = render(inv, "cyclonedx-json", spec_version, fragments, _timestamp(_new_epoch(root)))
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, [text])
     except (OSError, ValueError) as exc:

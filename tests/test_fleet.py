@@ -290,3 +290,34 @@ def test_a_lost_or_odd_task_result_is_an_error_row(tmp_path: Path) -> None:
     no_bom = _store("/r", {"path": "/r", "status": "ok"}, tmp_path, "cyclonedx-json")
     assert (no_bom.status, no_bom.error) == ("error", "unexpected task result: no BOM text")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tasks_in_threads_of_one_worker_keep_their_own_timestamps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dask worker runs several tasks in one process: each BOM carries its own client's SOURCE_DATE_EPOCH,
+    passed to the writer, never through the shared process environment (which stays as it was)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aibom.fleet import scan_one
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1600000000")
+    repos = []
+    for i in range(6):
+        repo = tmp_path / f"repo{i}"
+        repo.mkdir()
+        (repo / "weights.bin").write_bytes(bytes([i]) * 128)
+        repos.append(str(repo))
+    epochs = [None if i == 0 else str(1_700_000_000 + i * 86_400) for i in range(6)]
+    options = [{"use_cache": False, "source_date_epoch": e} for e in epochs]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(scan_one, repos, options))
+    assert os.environ["SOURCE_DATE_EPOCH"] == "1600000000"
+    for epoch, result in zip(epochs, results, strict=True):
+        assert result["status"] == "ok", result
+        stamp = json.loads(result["bom_text"])["metadata"]["timestamp"]
+        if epoch is None:  # the client had none: now, not the worker's own variable
+            assert not stamp.startswith("2020-09-13"), stamp
+        else:
+            expected = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(int(epoch)))
+            assert stamp == expected, (epoch, stamp)

@@ -24,6 +24,7 @@ import io
 import json
 import pickle
 import uuid
+from datetime import datetime
 from typing import Any
 
 import cyclonedx  # the package's version only: its models load when something is rendered
@@ -122,13 +123,14 @@ def _check(doc: dict[str, Any], spec_version: str) -> None:
         raise InvalidBom(f"aibom produced an invalid CycloneDX {spec_version} cyclonedx-json document: {error}")
 
 
-def _timestamp_text() -> str:
-    """The BOM's timestamp as the library writes it (checked against the library whenever a head is rendered)."""
-    return build_timestamp().isoformat()
-
-
 def _head(
-    inv: Inventory, loose: list[Finding], depends: bool, salt: bytes, spec_version: str, cached: dict[str, str]
+    inv: Inventory,
+    loose: list[Finding],
+    depends: bool,
+    salt: bytes,
+    spec_version: str,
+    cached: dict[str, str],
+    timestamp: datetime,
 ) -> tuple[str, str]:
     """(key, JSON text) of the document's head (`$schema` .. `metadata`, serial number zero, timestamp
     blank), from the cache or rendered through the library and checked with the shape of the root's
@@ -142,7 +144,6 @@ def _head(
         return key, cached[key]
     from .cyclonedx import library_json, metadata_bom
 
-    timestamp = build_timestamp()
     meta = library_json(metadata_bom(inv, loose, timestamp)[0], spec_version)
     if meta.get("metadata", {}).get("timestamp") != timestamp.isoformat():
         raise InvalidBom(f"the library wrote the timestamp as {meta.get('metadata', {}).get('timestamp')!r}")
@@ -166,8 +167,12 @@ def _dependency_text(ref: str, refs: list[str]) -> str:
     return f'    {{\n      "dependsOn": [\n{items}\n      ],\n      "ref": {quoted}\n    }}'
 
 
-def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | None = None) -> str:
-    """The CycloneDX JSON text of `inv`, reusing and refreshing the cached fragments of its components."""
+def render_json(
+    inv: Inventory, spec_version: str, fragments: FragmentCache | None = None, timestamp: datetime | None = None
+) -> str:
+    """The CycloneDX JSON text of `inv`, reusing and refreshing the cached fragments of its components.
+    `timestamp` defaults to SOURCE_DATE_EPOCH or now."""
+    timestamp = timestamp or build_timestamp()
     findings, loose = split_findings(inv)
     by_ref = {a.ref: a for a in inv.artifacts}
     if len(by_ref) != len(inv.artifacts):
@@ -187,9 +192,9 @@ def render_json(inv: Inventory, spec_version: str, fragments: FragmentCache | No
     inv.stats.components_rendered, inv.stats.components_reused = len(missing), len(keys) - len(missing)
 
     top = sorted(set(top_level_refs(inv)))
-    head_key, head = _head(inv, loose, bool(top), salt, spec_version, cached)
+    head_key, head = _head(inv, loose, bool(top), salt, spec_version, cached, timestamp)
     doc = json.loads(head)
-    doc["metadata"]["timestamp"] = _timestamp_text()
+    doc["metadata"]["timestamp"] = timestamp.isoformat()  # as the library writes it (_head checks)
     placeholders = {name: f"aibom-{name}-{uuid.uuid4()}" for name in ("components", "dependencies")}
     if texts:
         doc["components"] = placeholders["components"]

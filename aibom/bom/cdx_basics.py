@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..inventory import Kind
@@ -36,9 +33,8 @@ class InvalidBom(RuntimeError):
     """aibom produced a BOM its own schema check rejects: a bug, reported loudly."""
 
 
-def build_timestamp() -> datetime:
-    """SOURCE_DATE_EPOCH when set (reproducible builds), otherwise now; whole seconds, UTC."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+def epoch_timestamp(epoch: str | None) -> datetime:
+    """The time a SOURCE_DATE_EPOCH value names, or now when there is none; whole seconds, UTC."""
     if epoch:
         try:
             if not epoch.isdigit():  # the reproducible-builds spec: a non-negative integer
@@ -49,26 +45,10 @@ def build_timestamp() -> datetime:
     return datetime.now(tz=UTC).replace(microsecond=0)
 
 
-_EPOCH_LOCK = threading.Lock()
-
-
-@contextmanager
-def source_date_epoch(value: str | None) -> Iterator[None]:
-    """SOURCE_DATE_EPOCH set to `value` (unset for None) for the BOM writers run inside, then restored.
-    Held under a lock: threads of one process (a Dask worker's tasks) share one environment."""
-    with _EPOCH_LOCK:
-        saved = os.environ.get("SOURCE_DATE_EPOCH")
-        if value is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = value
-        try:
-            yield
-        finally:
-            if saved is None:
-                os.environ.pop("SOURCE_DATE_EPOCH", None)
-            else:
-                os.environ["SOURCE_DATE_EPOCH"] = saved
+def build_timestamp() -> datetime:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), otherwise now. Writers take an explicit timestamp
+    (this is their default), so a caller with another epoch never has to change the process environment."""
+    return epoch_timestamp(os.environ.get("SOURCE_DATE_EPOCH"))
 
 
 def serial_of(content: str | list[str]) -> str:

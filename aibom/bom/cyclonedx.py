@@ -209,10 +209,10 @@ def components_bom(artifacts: list[Artifact], findings: dict[str, list[Finding]]
     return bom
 
 
-def build_bom(inv: Inventory) -> Bom:
+def build_bom(inv: Inventory, timestamp: datetime | None = None) -> Bom:
     """The library's model of the whole BOM (without modelCard/data, which it cannot hold yet)."""
     by_component, loose = split_findings(inv)
-    bom, root = metadata_bom(inv, loose)
+    bom, root = metadata_bom(inv, loose, timestamp)
     by_ref = {a.ref: a for a in inv.artifacts}
     components = {a.ref: _component(a, by_component, by_ref) for a in inv.artifacts}
     _add_sorted(bom, list(components.values()))
@@ -278,7 +278,11 @@ def library_json(bom: Bom, spec_version: str) -> dict[str, Any]:
 
 
 def render(
-    inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6", fragments: FragmentCache | None = None
+    inv: Inventory,
+    fmt: str = "cyclonedx-json",
+    spec_version: str = "1.6",
+    fragments: FragmentCache | None = None,
+    timestamp: datetime | None = None,
 ) -> str:
     """Serialise and validate. Raises InvalidBom if the schema rejects aibom's own output.
 
@@ -290,12 +294,12 @@ def render(
     if fmt == "cyclonedx-json":
         from .assemble import render_json
 
-        return render_json(inv, spec_version, fragments)
+        return render_json(inv, spec_version, fragments, timestamp)
     schema = SPEC_VERSIONS[spec_version]
     inv = map_strings(inv, for_xml)  # XML 1.0 cannot carry control characters that file names may hold
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        lib_xml = _XML[spec_version](build_bom(inv)).output_as_string()
+        lib_xml = _XML[spec_version](build_bom(inv, timestamp)).output_as_string()
     text = ml_extensions.add_to_xml(lib_xml, ml_extensions.collect(inv.artifacts))
     placeholder = f'serialNumber="{ZERO_SERIAL.urn}"'
     text = text.replace(placeholder, f'serialNumber="{serial_of(text)}"', 1)

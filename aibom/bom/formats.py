@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..inventory import Inventory
 from . import cdx_basics
 from .fragments import FragmentCache
@@ -10,27 +12,31 @@ FORMATS = (*cdx_basics.FORMATS, "spdx-json", "spdx3-json")
 
 
 def render(
-    inv: Inventory, fmt: str = "cyclonedx-json", spec_version: str = "1.6", fragments: FragmentCache | None = None
+    inv: Inventory,
+    fmt: str = "cyclonedx-json",
+    spec_version: str = "1.6",
+    fragments: FragmentCache | None = None,
+    timestamp: datetime | None = None,
 ) -> str:
     """The validated document text. Raises InvalidBom when aibom's own output fails validation.
 
     `fragments` (CycloneDX JSON only) reuses the components rendered by an earlier run of the same root.
     Libraries load only when asked for: a CycloneDX JSON BOM assembled wholly from cached fragments
-    needs none of them."""
+    needs none of them. `timestamp` defaults to `build_timestamp()` (SOURCE_DATE_EPOCH or now)."""
     if fmt == "cyclonedx-json":
         from .assemble import render_json
 
-        return render_json(inv, spec_version, fragments)
+        return render_json(inv, spec_version, fragments, timestamp)
     if fmt == "cyclonedx-xml":
         from . import cyclonedx
 
-        return cyclonedx.render(inv, fmt, spec_version, fragments)
+        return cyclonedx.render(inv, fmt, spec_version, fragments, timestamp)
     if fmt == "spdx-json":
         from . import spdx2  # spdx-tools takes a moment to import: only when asked for
 
-        return spdx2.render(inv)
+        return spdx2.render(inv, timestamp)
     if fmt == "spdx3-json":
         from . import spdx3
 
-        return spdx3.render(inv)
+        return spdx3.render(inv, timestamp)
     raise ValueError(f"unknown format {fmt!r}")

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from spdx_tools.common.spdx_licensing import spdx_licensing
@@ -190,8 +191,8 @@ def _package(artifact: Artifact, spdx_id: str, licenses: _Licenses) -> Package:
     )
 
 
-def build_document(inv: Inventory, namespace: str = _PLACEHOLDER_NS) -> Document:
-    created = build_timestamp()
+def build_document(inv: Inventory, namespace: str = _PLACEHOLDER_NS, created: datetime | None = None) -> Document:
+    created = created or build_timestamp()
     licenses = _Licenses()
     artifacts = list(all_artifacts(inv))
     ids: dict[str, str] = {}
@@ -263,14 +264,15 @@ def _to_text(document: Document) -> str:
     return stream.getvalue()
 
 
-def render(inv: Inventory) -> str:
+def render(inv: Inventory, timestamp: datetime | None = None) -> str:
     """SPDX 2.3 JSON text, validated by spdx-tools. Raises InvalidBom if spdx-tools rejects it."""
-    draft = build_document(inv)
+    timestamp = timestamp or build_timestamp()
+    draft = build_document(inv, created=timestamp)
     canonical = json.dumps(DocumentConverter().convert(draft), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
     name = safe_id("", inv.root_name or "project", limit=40)
     namespace = f"https://spdx.org/spdxdocs/aibom/{name}-{uuid.uuid5(uuid.NAMESPACE_URL, 'aibom:' + digest)}"
-    document = build_document(inv, namespace)
+    document = build_document(inv, namespace, timestamp)
     messages = validate_full_spdx_document(document)
     if messages:
         details = "; ".join(m.validation_message for m in messages[:5])

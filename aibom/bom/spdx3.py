@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from spdx_python_model import v3_0_1 as spdx
@@ -50,10 +51,10 @@ MAX_NODES = 500_000
 
 
 class _Builder:
-    def __init__(self, inv: Inventory, namespace: str) -> None:
+    def __init__(self, inv: Inventory, namespace: str, created: datetime) -> None:
         self.inv = inv
         self.ns = namespace
-        self.ci = spdx.CreationInfo(specVersion="3.0.1", created=build_timestamp())
+        self.ci = spdx.CreationInfo(specVersion="3.0.1", created=created)
         self.agent = spdx.SoftwareAgent(_id=f"{namespace}#agent-aibom", name="aibom", creationInfo=self.ci)
         self.tool = spdx.Tool(
             _id=f"{namespace}#tool-aibom-{__version__}", name=f"aibom {__version__}", creationInfo=self.ci
@@ -263,20 +264,21 @@ class _Builder:
         return spdx.SHACLObjectSet([document, *self.elements])
 
 
-def _serialize(inv: Inventory, namespace: str) -> dict[str, Any]:
-    data = spdx.JSONLDSerializer().serialize_data(_Builder(inv, namespace).build())
+def _serialize(inv: Inventory, namespace: str, created: datetime) -> dict[str, Any]:
+    data = spdx.JSONLDSerializer().serialize_data(_Builder(inv, namespace, created).build())
     graph = data.get("@graph", [])
     graph.sort(key=lambda node: (node.get("type", ""), node.get("spdxId", node.get("@id", ""))))
     return data
 
 
-def render(inv: Inventory) -> str:
+def render(inv: Inventory, timestamp: datetime | None = None) -> str:
     """SPDX 3.0.1 JSON-LD text, validated first. Raises InvalidBom if aibom's output fails its checks."""
-    draft = json.dumps(_serialize(inv, _PLACEHOLDER), sort_keys=True, ensure_ascii=False)
+    timestamp = timestamp or build_timestamp()
+    draft = json.dumps(_serialize(inv, _PLACEHOLDER, timestamp), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(draft.encode("utf-8", "surrogateescape")).hexdigest()
     name = safe_id("", inv.root_name or "project", limit=40)
     namespace = f"https://spdx.org/spdxdocs/aibom/{name}-{uuid.uuid5(uuid.NAMESPACE_URL, 'aibom:' + digest)}"
-    data = _serialize(inv, namespace)
+    data = _serialize(inv, namespace, timestamp)
     errors = validate_json(data, 5)
     if errors:
         details = "; ".join(f"{w}: {m}" for w, m in errors)
