@@ -13,7 +13,8 @@ from typing import ClassVar
 import click
 
 from . import __version__
-from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom
+from . import cli_options as opt
+from .bom.cdx_basics import InvalidBom
 from .bom.formats import FORMATS, render
 from .deps.environment import PythonNotUsable
 from .inventory import Inventory
@@ -130,23 +131,14 @@ def main() -> None:
     show_default=True,
     help="Output format.",
 )
-@click.option(
-    "--spec-version", type=click.Choice(sorted(SPEC_VERSION_NAMES)), default="1.6", show_default=True,
-    help="CycloneDX specification version (SPDX formats are 2.3 and 3.0.1).",
-)  # fmt: skip
-@click.option(
-    "--exclude", "excludes", multiple=True, metavar="GLOB",
-    help="Skip paths matching GLOB (gitignore syntax, repeatable); adds to the root's .aibomignore.",
-)  # fmt: skip
-@click.option(
-    "--python", "pythons", multiple=True, metavar="PATH",
-    help="Also read the installed packages (versions, licenses) of this Python interpreter (repeatable).",
-)  # fmt: skip
+@opt.spec_version()
+@opt.excludes("Skip paths matching GLOB (gitignore syntax, repeatable); adds to the root's .aibomignore.")
+@opt.pythons("Also read the installed packages (versions, licenses) of this Python interpreter (repeatable).")
 @click.option(
     "--online", is_flag=True,
     help="Fill in missing licenses from the Python package index and the Hugging Face Hub (network).",
 )  # fmt: skip
-@click.option("--no-cache", is_flag=True, help="Hash every file again instead of using the hash cache.")
+@opt.no_cache
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Files processed in parallel (default: 2 x cores).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="List every skipped path and finding on stderr.")
@@ -263,20 +255,15 @@ def _load_target(
 
 @main.command()
 @click.argument("target", default=".", type=click.Path(path_type=Path))
-@click.option(
-    "--policy", "policy_file", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (TOML or YAML)."
-)
+@opt.policy_file()
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
     help="Report format.",
 )  # fmt: skip
-@click.option(
-    "--fail-on", type=click.Choice(["error", "warning", "never"]), default="error", show_default=True,
-    help="Exit 1 when a finding reaches this severity.",
-)  # fmt: skip
+@opt.fail_on("Exit 1 when a finding reaches this severity.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
-@click.option("--no-cache", is_flag=True, help="Hash every file again instead of using the hash cache.")
-@click.option("--no-policy", is_flag=True, help="Ignore the folder's aibom.toml / [tool.aibom]; use the defaults.")
+@opt.no_cache
+@opt.no_policy
 def check(
     target: Path, policy_file: Path | None, fmt: str, fail_on: str, output: Path | None, no_cache: bool, no_policy: bool
 ) -> None:
@@ -314,19 +301,11 @@ def check(
     "--html", "html_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
     help="Write the report to this HTML file (one self-contained page).",
 )  # fmt: skip
-@click.option(
-    "--policy", "policy_file", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (TOML or YAML)."
-)
-@click.option("--no-policy", is_flag=True, help="Ignore the folder's aibom.toml / [tool.aibom]; use the defaults.")
-@click.option(
-    "--exclude", "excludes", multiple=True, metavar="GLOB",
-    help="Skip paths matching GLOB when scanning a folder (gitignore syntax, repeatable).",
-)  # fmt: skip
-@click.option(
-    "--python", "pythons", multiple=True, metavar="PATH",
-    help="Also read the installed packages of this Python interpreter when scanning a folder (repeatable).",
-)  # fmt: skip
-@click.option("--no-cache", is_flag=True, help="Hash every file again instead of using the hash cache.")
+@opt.policy_file()
+@opt.no_policy
+@opt.excludes("Skip paths matching GLOB when scanning a folder (gitignore syntax, repeatable).")
+@opt.pythons("Also read the installed packages of this Python interpreter when scanning a folder (repeatable).")
+@opt.no_cache
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors on stderr.")
 def report(
     target: Path,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .bom.cdx_basics import SPEC_VERSION_NAMES
+from . import cli_options as opt
 from .bom.formats import FORMATS
 from .fleet import ENGINES, INDEX, FleetError, RepoResult, progress_printer, scan_many
 from .textsafe import for_terminal
@@ -104,18 +104,12 @@ def _summary(rows: list[RepoResult], seconds: float, out_dir: Path, checked: boo
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Local engine: repos in parallel (default: cores).")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask engine: the scheduler, e.g. tcp://10.0.0.5:8786.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="cyclonedx-json", show_default=True)
-@click.option("--spec-version", type=click.Choice(sorted(SPEC_VERSION_NAMES)), default="1.6", show_default=True)
-@click.option("--exclude", "excludes", multiple=True, metavar="GLOB", help="Skip paths matching GLOB in every repo.")
+@opt.spec_version()
+@opt.excludes("Skip paths matching GLOB in every repo.")
 @click.option("--check", is_flag=True, help="Also run the policy check; findings JSON next to each BOM.")
-@click.option(
-    "--policy", "policy_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="One policy file for every repository (default: each repository's own aibom.toml).",
-)  # fmt: skip
-@click.option(
-    "--fail-on", type=click.Choice(["error", "warning", "never"]), default="error", show_default=True,
-    help="With --check: exit 1 when a repository has a finding of this severity.",
-)  # fmt: skip
-@click.option("--no-cache", is_flag=True, help="Hash every file again instead of using the hash cache.")
+@opt.policy_file("One policy file for every repository (default: each repository's own aibom.toml).", exists=True)
+@opt.fail_on("With --check: exit 1 when a repository has a finding of this severity.")
+@opt.no_cache
 @click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
 def scan_many_command(
     paths: tuple[str, ...],

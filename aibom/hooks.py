@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from . import cli_options as opt
 from .bom.cdx_basics import SPEC_VERSION_NAMES, InvalidBom, build_timestamp, epoch_timestamp
 from .bom.formats import render
 from .output import write_atomic
@@ -91,10 +92,7 @@ def main() -> None:
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("bom.cdx.json"),
     show_default=True, help="The committed CycloneDX JSON BOM, relative to the project root.",
 )  # fmt: skip
-@click.option(
-    "--spec-version", type=click.Choice(sorted(SPEC_VERSION_NAMES)),
-    help="CycloneDX version (default: the existing BOM's, else 1.6).",
-)  # fmt: skip
+@opt.spec_version(default=None, show_default=False, help="CycloneDX version (default: the existing BOM's, else 1.6).")
 @click.option("--root", type=click.Path(path_type=Path, file_okay=False, exists=True), default=Path("."))
 def bom(output: Path, spec_version: str | None, root: Path) -> None:
     """Regenerate the committed BOM; exit 1 when it changed (review it and `git add` it), 0 when current."""
