@@ -223,3 +223,43 @@ def test_warm_rescan_loads_neither_the_bom_library_nor_the_schema_validator(tmp_
     assert "0 rendered" in warm.stderr
     assert "loaded: \n" in warm.stderr, warm.stderr
     assert json.loads((tmp_path / "bom.json").read_text())["components"]
+
+
+def test_an_upgrade_of_a_rendering_library_renders_every_component_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fragments are keyed by the libraries that render them, found without importing them: the same
+    tree after an upgrade of one of them (here a stand-in package on sys.path) reuses nothing."""
+    from aibom.bom import assemble
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    site = tmp_path / "site"
+    (site / "aibom_test_renderer").mkdir(parents=True)
+    init = site / "aibom_test_renderer" / "__init__.py"
+    init.write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(assemble, "_RENDERING_LIBRARIES", (*assemble._RENDERING_LIBRARIES, "aibom_test_renderer"))
+    assemble._libraries.cache_clear()
+    root = _project(tmp_path / "proj")
+
+    def render() -> Inventory:
+        inventory = _scan(root)
+        fragments = FragmentCache(tmp_path / "cache", str(root))
+        try:
+            texts.append(render_json(inventory, "1.6", fragments))
+        finally:
+            fragments.close()
+        return inventory
+
+    texts: list[str] = []
+    try:
+        render()
+        assert render().stats.components_rendered == 0  # unchanged libraries: everything reused
+        init.write_text("VERSION = 2  # upgraded\n")
+        assemble._libraries.cache_clear()  # a new process
+        upgraded = render()
+        assert upgraded.stats.components_reused == 0
+        assert upgraded.stats.components_rendered == len(upgraded.artifacts)
+        assert texts[0] == texts[1] == texts[2]  # the same document, rendered again
+    finally:
+        assemble._libraries.cache_clear()

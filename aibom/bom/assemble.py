@@ -18,10 +18,13 @@ entries are `{"ref"}` or `{"dependsOn", "ref"}` with refs of the document's comp
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
+import importlib.util
 import io
 import json
+import os
 import pickle
 import uuid
 from datetime import datetime
@@ -53,9 +56,30 @@ def _stable_bytes(value: object) -> bytes:
     return buf.getvalue()
 
 
+#: Libraries whose code shapes a rendered component besides cyclonedx-python-lib itself.
+_RENDERING_LIBRARIES = ("py_serializable", "packageurl", "sortedcontainers")
+
+
+@functools.cache
+def _libraries() -> str:
+    """A fingerprint (path, size, mtime of each package's __init__) of the rendering libraries, found
+    without importing them: an upgrade of any of them makes every fragment key new."""
+    parts = []
+    for name in _RENDERING_LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        try:
+            st = os.stat(origin) if origin else None
+        except OSError:
+            st = None
+        parts.append(f"{name}:{origin}:{st.st_size}:{st.st_mtime_ns}" if st else f"{name}:missing")
+    return "\n".join(parts)
+
+
 def _salt(spec_version: str) -> bytes:
-    """What every fragment depends on besides its artifact: aibom's code and data, the library, the spec."""
-    return "\n".join((context(), __version__, cyclonedx.__version__, spec_version)).encode()
+    """What every fragment depends on besides its artifact: aibom's code and data, the library (and the
+    ones it renders with), the spec."""
+    return "\n".join((context(), __version__, cyclonedx.__version__, _libraries(), spec_version)).encode()
 
 
 def fragment_key(
