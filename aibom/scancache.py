@@ -76,7 +76,8 @@ def context() -> str:
 
 
 class ScanCache(HashCache):
-    """Per-root scan results. `load` once, `get` per file (any thread), `put` new results, `close` writes."""
+    """Per-root scan results: loaded once, `lookup_all` for the walked files, `put` new results (any thread),
+    `close` writes."""
 
     filename = FILENAME
     schema = _SCHEMA

@@ -82,7 +82,7 @@ def scan(root: Path, cache: Path, *extra: str) -> tuple[float, str]:
 
 def breakdown(root: Path, cache: Path) -> tuple[float, float]:
     """In-process warm timings: (walk+sniff+scan+cache look-ups, BOM build+validate+serialise)."""
-    from aibom.bom.cyclonedx import render
+    from aibom.bom.formats import render
     from aibom.pipeline import ScanOptions, scan_tree
 
     start = time.perf_counter()

@@ -13,7 +13,7 @@ import numpy as np
 from huggingface_hub import split_state_dict_into_shards_factory
 from safetensors.numpy import save_file
 
-from aibom.bom.cyclonedx import render
+from aibom.bom.formats import render
 from aibom.pipeline import ScanOptions, scan_tree
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aibom.bom.cyclonedx import render
+from aibom.bom.formats import render
 from aibom.pipeline import ScanOptions, scan_tree
 
 

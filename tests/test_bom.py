@@ -177,7 +177,8 @@ def test_license_parsing_is_thread_safe(tmp_path: Path) -> None:
 
 def test_an_invalid_bom_is_refused_loudly() -> None:
     """aibom validates its own output: a malformed value is a bug that stops the write."""
-    from aibom.bom.cyclonedx import InvalidBom, render
+    from aibom.bom.cdx_basics import InvalidBom
+    from aibom.bom.formats import render
     from aibom.inventory import Artifact, Evidence, Inventory, Kind
 
     bad = Artifact(kind=Kind.FILE, name="x", ref="path:x", sha256="not-hex", evidence=[Evidence("x")])

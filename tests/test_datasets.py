@@ -557,7 +557,7 @@ def test_unreadable_dataset_is_reported_in_the_bom(tmp_path: Path) -> None:
 
 
 def test_dataset_fields_validate_in_xml(tmp_path: Path) -> None:
-    from aibom.bom.cyclonedx import render
+    from aibom.bom.formats import render
     from aibom.pipeline import ScanOptions, scan_tree
 
     (tmp_path / "d").mkdir()

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from hf_fixtures import by_ref, depends_on, save_sharded, save_single, scan, tiny_state_dict, write_card, write_json
 
-from aibom.bom.cyclonedx import render
+from aibom.bom.formats import render
 from aibom.inventory import Artifact, Evidence, Inventory, Kind, ModelDirFile, ModelInfo
 from aibom.lineage import DATASET_HUB_ID, match_dataset
 from aibom.link import link

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cyclonedx.schema import SchemaVersion
 
-from aibom.bom.cyclonedx import render
+from aibom.bom.formats import render
 from aibom.bom.read import BomReadError, read_bom
 from aibom.bom.validate import json_errors, xml_errors
 from aibom.pipeline import ScanOptions, scan_tree

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aibom.bom.cyclonedx import render
+from aibom.bom.formats import render
 from aibom.bom.read import BomReadError, read_bom
 from aibom.pipeline import ScanOptions, scan_tree
 from aibom.policy import engine

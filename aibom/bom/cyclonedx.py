@@ -33,7 +33,6 @@ from ..textsafe import for_xml, map_strings
 from . import ml_extensions
 from .cdx_basics import (
     COMPONENT_TYPES,
-    FORMATS,
     ROOT_REF,
     SPEC_VERSION_NAMES,
     ZERO_SERIAL,
@@ -41,7 +40,6 @@ from .cdx_basics import (
     build_timestamp,
     serial_of,
 )
-from .fragments import FragmentCache
 from .relations import dependency_refs, split_findings, top_level_refs
 from .validate import xml_errors
 
@@ -277,24 +275,9 @@ def library_json(bom: Bom, spec_version: str) -> dict[str, Any]:
         return json.loads(_JSON[spec_version](bom).output_as_string())  # type: ignore[no-any-return]
 
 
-def render(
-    inv: Inventory,
-    fmt: str = "cyclonedx-json",
-    spec_version: str = "1.6",
-    fragments: FragmentCache | None = None,
-    timestamp: datetime | None = None,
-) -> str:
-    """Serialise and validate. Raises InvalidBom if the schema rejects aibom's own output.
-
-    JSON is assembled from per-component fragments (`aibom.bom.assemble`), reusing those in `fragments`
-    from an earlier run; XML is the library's whole document.
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}")
-    if fmt == "cyclonedx-json":
-        from .assemble import render_json
-
-        return render_json(inv, spec_version, fragments, timestamp)
+def render_xml(inv: Inventory, spec_version: str = "1.6", timestamp: datetime | None = None) -> str:
+    """The library's whole CycloneDX XML document, validated against the XSD. Raises InvalidBom if the
+    schema rejects aibom's own output. (JSON is assembled from fragments: `aibom.bom.assemble`.)"""
     schema = SPEC_VERSIONS[spec_version]
     inv = map_strings(inv, for_xml)  # XML 1.0 cannot carry control characters that file names may hold
     with warnings.catch_warnings():
@@ -305,5 +288,5 @@ def render(
     text = text.replace(placeholder, f'serialNumber="{serial_of(text)}"', 1)
     error = xml_errors(text, schema)
     if error is not None:
-        raise InvalidBom(f"aibom produced an invalid CycloneDX {spec_version} {fmt} document: {error}")
+        raise InvalidBom(f"aibom produced an invalid CycloneDX {spec_version} cyclonedx-xml document: {error}")
     return text

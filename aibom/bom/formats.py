@@ -30,7 +30,7 @@ def render(
     if fmt == "cyclonedx-xml":
         from . import cyclonedx
 
-        return cyclonedx.render(inv, fmt, spec_version, fragments, timestamp)
+        return cyclonedx.render_xml(inv, spec_version, timestamp)
     if fmt == "spdx-json":
         from . import spdx2  # spdx-tools takes a moment to import: only when asked for
 
