@@ -52,7 +52,7 @@ class Cached:
 
 
 def _key_text(key: Key) -> str:
-    return f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}"  # lookup_all inlines this
+    return f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}"
 
 
 @cache
@@ -113,7 +113,7 @@ class ScanCache(HashCache):
         found: list[Cached | None] = []
         for entry in entries:
             row, key = rows.get(entry.relpath), entry.key
-            if row is None or key is None or row[0] != f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}":
+            if row is None or key is None or row[0] != _key_text(key):
                 found.append(None)
             else:
                 found.append(nothing.get(row[1]) or self._decode(row[1]))

@@ -77,6 +77,12 @@ class FileEntry(NamedTuple):
     key: tuple[int, int, int, int, int] | None = None
 
 
+def _file_entry(rel: str, path: str, st: os.stat_result, via_symlink: bool) -> FileEntry:
+    """The entry of a regular file at `path` with stat `st`, keyed as the scan cache expects."""
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return FileEntry(display_path(rel), path, st.st_size, via_symlink, key)
+
+
 @dataclass
 class WalkResult:
     files: list[FileEntry] = field(default_factory=list)
@@ -168,8 +174,7 @@ class Walker:
                 self._skip(rel, "unreadable", exc.strerror)
                 continue
             if plain and is_regular(lst.st_mode) and name not in SKIP_FILES:  # most entries: a file to scan
-                key = (lst.st_dev, lst.st_ino, lst.st_size, lst.st_mtime_ns, lst.st_ctime_ns)
-                files.append(FileEntry(display_path(rel), full, lst.st_size, False, key))
+                files.append(_file_entry(rel, full, lst, False))
                 continue
             target = self._visit(full, name, rel, lst)
             if target is not None:
@@ -209,8 +214,7 @@ class Walker:
             elif self._ignored(rel, False):
                 self._skip(rel, "excluded")
             else:
-                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-                self.result.files.append(FileEntry(display_path(rel), path, st.st_size, via_symlink, key))
+                self.result.files.append(_file_entry(rel, path, st, via_symlink))
             return None
         self._skip(rel, "special-file", _special_kind(mode) or "unknown type")
         return None
