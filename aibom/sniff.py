@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 HEAD_BYTES = 8192
 
@@ -43,6 +44,8 @@ class Probe:
     size: int
     head: bytes
     root: str = ""  # the scanned root's real path
+    #: what a scanner's `identify` worked out about this file, for its `scan` to reuse (keyed by family)
+    identified: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -54,7 +57,7 @@ class Probe:
 
     def read(self, offset: int, length: int) -> bytes:
         """Read up to `length` bytes at `offset`; fewer only at end of file."""
-        if offset + length <= len(self.head):
+        if offset + length <= len(self.head) or len(self.head) >= self.size:  # in the head, or all of it is
             return self.head[offset : offset + length]
         fd = open_regular(self.path)
         try:

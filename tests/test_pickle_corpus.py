@@ -197,3 +197,47 @@ def test_compressed_archive_beyond_the_limit_is_an_unreadable_warning() -> None:
     assert [(p.severity.value, p.message) for p in ins.report.unreadable + ins.report.integrity] == [
         ("warning", "gzip stream decompresses to more than the 1000000-byte limit; not inspected")
     ]
+
+
+class _CallsPrint:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (print, ("loaded",))
+
+
+def test_old_protocol_pickle_is_analysed_once_when_identification_read_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Protocol 0/1 pickles are recognised by analysing their head. A file that fits in the head is not
+    analysed a second time to scan it, and the scan reports what a fresh analysis reports."""
+    import pickle
+
+    from aibom.pickles import inspect, vm
+    from aibom.pickles.emit import emit, inspect_probe
+    from aibom.scanners import ScanOutput, identify
+    from aibom.scanners import pickle as pickle_scanner
+    from aibom.scanrecord import encode_output
+    from aibom.sniff import HEAD_BYTES, Probe
+
+    calls: list[int] = []
+
+    def counted(reader: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(reader.size)
+        return vm.analyse(reader, *args, **kwargs)
+
+    monkeypatch.setattr(inspect, "analyse", counted)
+    monkeypatch.setattr(pickle_scanner, "analyse", counted)
+    small = pickle.dumps({"run": 7, "loss": [0.5, 0.25], "call": _CallsPrint()}, protocol=0)
+    big = pickle.dumps({f"k{i}": float(i) for i in range(2000)} | {"call": _CallsPrint()}, protocol=1)
+    assert len(small) < HEAD_BYTES < len(big)
+    for name, data, analyses in (("small.pkl", small, 1), ("big.pkl", big, 2)):
+        (tmp_path / name).write_bytes(data)
+        probe, _ = Probe.from_file(name, str(tmp_path / name), str(tmp_path))
+        calls.clear()
+        scanner, fmt = identify(probe)
+        out = ScanOutput()
+        scanner.scan(probe, fmt, out)
+        assert (fmt, len(calls)) == ("pickle", analyses), name
+        assert any(f.severity.value == "error" and "print called" in f.message for f in out.findings), name
+        fresh = ScanOutput()
+        emit(probe, fmt, inspect_probe(probe), fresh)  # nothing handed over from identification
+        assert encode_output(out) == encode_output(fresh), name

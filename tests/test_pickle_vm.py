@@ -209,3 +209,92 @@ def test_protocol_0_line_limits_hold_across_windows() -> None:
     assert a.error is not None and "longer than" in a.error
     a = analyse(Reader.of_bytes(b"(V" + b"y" * 30_000))  # no newline before the end
     assert a.error is not None and a.error.startswith("truncated"), a.error
+
+
+def _summary(a: Any) -> tuple[Any, ...]:
+    """Everything an analysis reports, comparable across runs."""
+    return (
+        [(g.module, g.name, g.offset, g.opcode, g.called, g.detail) for g in a.globals],
+        [(c.offset, c.opcode) for c in a.calls],
+        [(n.kind, n.offset, n.message) for n in a.notes],
+        [p.offset for p in a.persistent_ids],
+        (a.pickles, a.protocol, a.opcodes, a.end, a.error, a.error_offset),
+        [_plainly(r) for r in a.results],
+    )
+
+
+def _plainly(value: Any, depth: int = 0) -> Any:
+    """A simulated value as comparable plain data (no hashing: mutated streams build odd keys)."""
+    if depth > 200:
+        return "..."
+    if isinstance(value, PDict):
+        return ("dict", [(_plainly(k, depth + 1), _plainly(v, depth + 1)) for k, v in value.items])
+    if isinstance(value, PSet):
+        return ("set", [_plainly(v, depth + 1) for v in value.items])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_plainly(v, depth + 1) for v in value])
+    if isinstance(value, CallRec):
+        return ("call", value.offset, value.opcode, _plainly(value.func, depth + 1), _plainly(value.args, depth + 1))
+    if isinstance(value, GlobalRef):
+        return ("global", value.module, value.name, value.offset)
+    if isinstance(value, Opaque):
+        return ("opaque", value.what, value.size, value.offset)
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return (type(value).__name__, repr(value))
+
+
+def _by_handlers(data: bytes) -> Any:
+    """The analysis with one-byte reads: no operand is ever in the window with its opcode, so every
+    opcode with an operand runs through its handler, never through the machine's inline path."""
+    from aibom.pickles import reader
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(reader, "WINDOW", 1)
+        m.setattr(reader, "FIRST_WINDOW", 1)
+        return analyse(Reader.of_bytes(data))
+
+
+_edge_values = st.one_of(
+    data_values,
+    st.dictionaries(st.text(max_size=300), st.floats(allow_nan=False) | st.integers(), max_size=6),
+    st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=70_000), max_size=2),
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=_edge_values,
+    protocol=st.integers(min_value=0, max_value=5),
+    cut=st.integers(min_value=0, max_value=1 << 20),
+    flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=3),
+)
+def test_inline_opcodes_agree_with_their_handlers(
+    value: Any, protocol: int, cut: int, flips: list[tuple[int, int]]
+) -> None:
+    """The machine runs the commonest opcodes inline when their operands are in the window; on valid,
+    truncated and mutated streams it must report exactly what the opcode handlers report."""
+    data = bytearray(pickle.dumps(value, protocol=protocol))
+    for pos, val in flips:
+        data[pos % len(data)] = val
+    data = bytes(data[: len(data) - cut % 3 if flips else len(data)])
+    assert _summary(analyse(Reader.of_bytes(data))) == _summary(_by_handlers(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80\x02K\x01\x94\x94q\x00q\x01h\x00h\x05.",  # memo puts and gets, one of an unknown key
+        b"\x80\x02}\x8c\x01a\x8c\x01bs]K\x01a\x8c\x01zs.",  # SETITEM on a list, APPEND to a dict
+        b"(dp0\nVk\np1\nI01\nsVf\nF1.5\nsVbad\nI1x\ns.",  # protocol 0, a bad INT
+        b"(lp0\nF1e5000\naF\naVa\\u00e9\np-1\n.",  # infinity, an empty FLOAT line, a negative PUT
+        b"\x80\x04\x8c\x02\xff\xfe\x94.",  # a SHORT_BINUNICODE that is not UTF-8
+        b"\x80\x04X\x04\x00\x00\x00ab\xc3(.",  # a BINUNICODE that is not UTF-8
+        b"\x80\x04\x94.",  # MEMOIZE with an empty stack
+        b"(I0\nI1\nI00\nI01\nL5L\np00\ng0\nt.",
+        b"(I010\nI -7 \nI1_000\nt.",  # leading zeros, spaces and underscores as int() reads them
+        b"(I0x1F\nt.",
+    ],
+)
+def test_inline_opcodes_report_errors_as_their_handlers_do(data: bytes) -> None:
+    assert _summary(analyse(Reader.of_bytes(data))) == _summary(_by_handlers(data))

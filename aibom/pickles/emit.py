@@ -7,6 +7,7 @@ from ..inventory import Artifact, Category, Finding, Kind, ModelInfo, Severity
 from ..scanners.base import ScanOutput
 from ..sniff import Probe
 from .inspect import Report, inspect_blob
+from .vm import Analysis
 
 MAX_LISTED = 200  # imports listed in the aibom:pickle:globals property
 MAX_FINDINGS = 100  # unsafe-code findings per file; the rest are summarised in one more
@@ -21,8 +22,9 @@ def probe_blob(probe: Probe) -> Blob:
     return Blob(probe.read, probe.size, 0)
 
 
-def inspect_probe(probe: Probe) -> Report:
-    return inspect_blob(probe_blob(probe), probe.name)
+def inspect_probe(probe: Probe, known: Analysis | None = None) -> Report:
+    """Inspect the probe's file; `known` is an analysis of its whole content made while identifying it."""
+    return inspect_blob(probe_blob(probe), probe.name, known)
 
 
 def emit(probe: Probe, fmt: str, report: Report, out: ScanOutput, kind: Kind | None = None) -> Artifact:

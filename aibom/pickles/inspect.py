@@ -118,11 +118,26 @@ def looks_like_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
 
 
+#: Pickles a format check analyses at most (scanners.pickle); an analysis that stopped short of this
+#: many is the whole stream's.
+IDENTIFY_PICKLES = 4
+
+
 class Inspector:
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget or Budget()
         self.report = Report()
         self.inspected = 0
+        self.known: tuple[Blob, Analysis] | None = None  # (blob, analysis of it from offset 0)
+
+    def _analyse(self, blob: Blob, start: int, max_pickles: int) -> Analysis:
+        """The analysis of `blob` from `start`: the known one when it is the same, else run now."""
+        if self.known is not None and self.known[0] is blob and start == 0:
+            a = self.known[1]
+            self.known = None
+            if a.pickles < IDENTIFY_PICKLES <= max_pickles:  # it ended on its own, as this run would
+                return a
+        return analyse(Reader(blob.read_at, blob.size, start), max_pickles=max_pickles)
 
     # -- pickles -------------------------------------------------------------------------------------
     def pickle(
@@ -141,7 +156,7 @@ class Inspector:
         An undesignated stream (content that merely may be a pickle) counts only when it imports a well-formed
         name; then it is reported like any other, including when it breaks later (a loader runs what came first).
         """
-        a = analyse(Reader(blob.read_at, blob.size, start), max_pickles=max_pickles)
+        a = self._analyse(blob, start, max_pickles)
         if not designated and not any(g.module is not None and well_formed(g.module, g.name or "") for g in a.globals):
             return None
         rep = self.report
@@ -447,8 +462,11 @@ class Inspector:
             self.pickle(blob, member, start=start + hlen, max_pickles=1, depth=depth)
 
 
-def inspect_blob(blob: Blob, name: str = "") -> Report:
-    """Inspect a whole file (or any byte range) and return what was found."""
+def inspect_blob(blob: Blob, name: str = "", known: Analysis | None = None) -> Report:
+    """Inspect a whole file (or any byte range) and return what was found. `known`: the analysis of the
+    blob's whole content from its first byte with IDENTIFY_PICKLES pickles at most (made to identify it)."""
     ins = Inspector()
+    if known is not None:
+        ins.known = (blob, known)
     ins.blob(blob, "", 0, name)
     return ins.report

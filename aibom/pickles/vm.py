@@ -269,19 +269,99 @@ class Machine:
 
     # -- the main loop ---------------------------------------------------------------------------
     def run_one(self) -> Any:
-        """Simulate one `pickle.load` from the reader's position up to and including STOP."""
+        """Simulate one `pickle.load` from the reader's position up to and including STOP.
+
+        The hot loop reads the opcode byte from the reader's window, and runs the opcodes that make up
+        almost all of real pickles (small ints and strings, floats, memo puts, SETITEM) inline when their
+        operands lie in the window and they cannot fail; everything else, and every error, goes through
+        the opcode's handler, which sees the reader just after the opcode byte as usual.
+        """
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
-        r, a, dispatch = self.r, self.a, _DISPATCH
-        while True:  # the hot loop: the opcode byte is read from the reader's window inline
+        r, a, dispatch, memo = self.r, self.a, _DISPATCH, self.memo
+        while True:
             pos = self.op_pos = r.pos
             a.opcodes += 1
             if a.opcodes > MAX_OPS:
                 raise PickleError(f"more than {MAX_OPS} opcodes", pos)
             window, i = r.window, pos - r.base
-            if 0 <= i < len(window):
+            end = len(window)
+            if 0 <= i < end:
                 op = window[i]
+                stack = self.stack
+                if op == 0x4B:  # BININT1
+                    if i + 1 < end and len(stack) < MAX_STACK:
+                        stack.append(window[i + 1])
+                        r.pos = pos + 2
+                        continue
+                elif op == 0x94 or op == 0x71:  # MEMOIZE, BINPUT
+                    idx = len(memo) if op == 0x94 else window[i + 1] if i + 1 < end else -1
+                    if stack and idx >= 0 and (idx in memo or len(memo) < MAX_MEMO):
+                        memo[idx] = stack[-1]
+                        r.pos = pos + (1 if op == 0x94 else 2)
+                        continue
+                elif op == 0x8C:  # SHORT_BINUNICODE
+                    stop = i + 2 + (window[i + 1] if i + 1 < end else end)
+                    if stop <= end and len(stack) < MAX_STACK:
+                        r.pos = pos + stop - i  # first: a decoding error reports the offset the handler would
+                        stack.append(window[i + 2 : stop].decode("utf-8", "surrogatepass"))
+                        continue
+                elif op == 0x58:  # BINUNICODE
+                    n = int.from_bytes(window[i + 1 : i + 5], "little") if i + 5 <= end else MAX_KEEP + 1
+                    if n <= MAX_KEEP and i + 5 + n <= end and len(stack) < MAX_STACK:
+                        r.pos = pos + 5 + n
+                        stack.append(window[i + 5 : i + 5 + n].decode("utf-8", "surrogatepass"))
+                        continue
+                elif op == 0x47:  # BINFLOAT
+                    if i + 9 <= end and len(stack) < MAX_STACK:
+                        stack.append(_BIG_DOUBLE.unpack_from(window, i + 1)[0])
+                        r.pos = pos + 9
+                        continue
+                elif op == 0x68:  # BINGET
+                    if i + 1 < end and window[i + 1] in memo and len(stack) < MAX_STACK:
+                        stack.append(memo[window[i + 1]])
+                        r.pos = pos + 2
+                        continue
+                elif op == 0x73:  # SETITEM into a dict
+                    if len(stack) >= 3 and type(stack[-3]) is PDict and self.items + 2 <= MAX_ITEMS:
+                        self.items += 2
+                        stack[-3].items.append((stack[-2], stack[-1]))
+                        del stack[-2:]
+                        r.pos = pos + 1
+                        continue
+                elif op == 0x61:  # APPEND to a list
+                    if len(stack) >= 2 and type(stack[-2]) is list and self.items < MAX_ITEMS:
+                        self.items += 1
+                        stack[-2].append(stack.pop())
+                        r.pos = pos + 1
+                        continue
+                elif op == 0x70 or op == 0x49 or op == 0x56 or op == 0x46:  # PUT, INT, UNICODE, FLOAT
+                    nl = window.find(b"\n", i + 1, i + 2 + MAX_LINE)  # the handler's line rule, in the window
+                    if nl >= 0 and (stack if op == 0x70 else len(stack) < MAX_STACK):
+                        line = window[i + 1 : nl]
+                        try:
+                            if op == 0x56:
+                                value = line.decode("raw-unicode-escape")
+                            elif op == 0x46:
+                                value = float(line)
+                            else:
+                                text = line.strip()
+                                if op == 0x49:
+                                    value = (text == b"01") if text in (b"00", b"01") else int(text, 10)
+                                else:
+                                    value = int(text.rstrip(b"L") or b"x", 10)  # PUT's index, as _int_line reads it
+                        except ValueError:  # also UnicodeDecodeError: the handler reports it
+                            value = _SLOW
+                        if op != 0x70:
+                            if value is not _SLOW:
+                                stack.append(value)
+                                r.pos = pos + nl + 1 - i
+                                continue
+                        elif value is not _SLOW and value >= 0 and (value in memo or len(memo) < MAX_MEMO):
+                            memo[value] = stack[-1]
+                            r.pos = pos + nl + 1 - i
+                            continue
                 r.pos = pos + 1
             else:
                 op = r.byte()
@@ -356,6 +436,10 @@ def _op(code: bytes):  # type: ignore[no-untyped-def]
 
 def _u(fmt: str, data: bytes) -> int:
     return int(struct.unpack(fmt, data)[0])
+
+
+_BIG_DOUBLE = struct.Struct(">d")
+_SLOW = object()  # the inline path declines: the opcode's handler runs instead (and reports any error)
 
 
 # fmt: off

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..containers import ArchiveError, Budget, compression_of, decompress
 from ..inventory import Severity
 from ..pickles.emit import emit, inspect_probe, probe_blob
-from ..pickles.inspect import PICKLE_NAMES, UNSUPPORTED_COMPRESSION, looks_like_pickle
+from ..pickles.inspect import IDENTIFY_PICKLES, PICKLE_NAMES, UNSUPPORTED_COMPRESSION, looks_like_pickle
 from ..pickles.policy import judge, well_formed
 from ..pickles.reader import Reader
 from ..pickles.vm import START_OPCODES, analyse
@@ -24,7 +24,9 @@ def _protocol0_or_1(probe: Probe) -> bool:
     head = probe.head
     if not head or head[0] not in START_OPCODES:
         return False
-    a = analyse(Reader.of_bytes(head), max_pickles=4)
+    a = analyse(Reader.of_bytes(head), max_pickles=IDENTIFY_PICKLES)
+    if probe.size == len(head):
+        probe.identified["pickle"] = a  # the whole file: the scan need not run it again
     named = probe.name.lower().endswith(PICKLE_NAMES)
     imports = [g for g in a.globals if g.module is not None and well_formed(g.module, g.name or "")]
     if a.pickles:
@@ -60,4 +62,4 @@ class PickleScanner(Scanner):
         return "pickle" if _protocol0_or_1(probe) else None
 
     def scan(self, probe: Probe, fmt: str, out: ScanOutput) -> None:
-        emit(probe, fmt, inspect_probe(probe), out)
+        emit(probe, fmt, inspect_probe(probe, probe.identified.get("pickle")), out)
