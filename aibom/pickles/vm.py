@@ -271,70 +271,76 @@ class Machine:
     def run_one(self) -> Any:
         """Simulate one `pickle.load` from the reader's position up to and including STOP.
 
-        The hot loop reads the opcode byte from the reader's window, and runs the opcodes that make up
-        almost all of real pickles (small ints and strings, floats, memo puts, SETITEM) inline when their
-        operands lie in the window and they cannot fail; everything else, and every error, goes through
-        the opcode's handler, which sees the reader just after the opcode byte as usual.
+        The inner loop runs the opcodes that make up almost all of real pickles (small ints and strings,
+        floats, memo puts and gets, SETITEM, APPEND, protocol-0 lines) straight from the reader's window,
+        while their operands lie in it and they cannot fail. Any other opcode, an operand past the window,
+        and every error go through the opcode's handler, which sees the reader just after the opcode byte.
         """
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
         r, a, dispatch, memo = self.r, self.a, _DISPATCH, self.memo
         while True:
-            pos = self.op_pos = r.pos
-            a.opcodes += 1
-            if a.opcodes > MAX_OPS:
-                raise PickleError(f"more than {MAX_OPS} opcodes", pos)
-            window, i = r.window, pos - r.base
-            end = len(window)
-            if 0 <= i < end:
+            window, base, stack = r.window, r.base, self.stack  # MARK replaces the stack: not inline
+            i, end, ops = r.pos - base, len(window), a.opcodes
+            while 0 <= i < end and ops < MAX_OPS:
                 op = window[i]
-                stack = self.stack
                 if op == 0x4B:  # BININT1
                     if i + 1 < end and len(stack) < MAX_STACK:
                         stack.append(window[i + 1])
-                        r.pos = pos + 2
+                        i += 2
+                        ops += 1
                         continue
                 elif op == 0x94 or op == 0x71:  # MEMOIZE, BINPUT
                     idx = len(memo) if op == 0x94 else window[i + 1] if i + 1 < end else -1
                     if stack and idx >= 0 and (idx in memo or len(memo) < MAX_MEMO):
                         memo[idx] = stack[-1]
-                        r.pos = pos + (1 if op == 0x94 else 2)
+                        i += 1 if op == 0x94 else 2
+                        ops += 1
                         continue
-                elif op == 0x8C:  # SHORT_BINUNICODE
-                    stop = i + 2 + (window[i + 1] if i + 1 < end else end)
+                elif op == 0x8C or op == 0x58:  # SHORT_BINUNICODE, BINUNICODE
+                    if op == 0x8C:
+                        start = i + 2
+                        stop = start + (window[i + 1] if i + 1 < end else end)
+                    else:
+                        start = i + 5
+                        n = int.from_bytes(window[i + 1 : start], "little") if start <= end else MAX_KEEP + 1
+                        stop = start + n if n <= MAX_KEEP else end + 1
                     if stop <= end and len(stack) < MAX_STACK:
-                        r.pos = pos + stop - i  # first: a decoding error reports the offset the handler would
-                        stack.append(window[i + 2 : stop].decode("utf-8", "surrogatepass"))
-                        continue
-                elif op == 0x58:  # BINUNICODE
-                    n = int.from_bytes(window[i + 1 : i + 5], "little") if i + 5 <= end else MAX_KEEP + 1
-                    if n <= MAX_KEEP and i + 5 + n <= end and len(stack) < MAX_STACK:
-                        r.pos = pos + 5 + n
-                        stack.append(window[i + 5 : i + 5 + n].decode("utf-8", "surrogatepass"))
+                        try:
+                            stack.append(window[start:stop].decode("utf-8", "surrogatepass"))
+                        except ValueError:  # where and how the handler would stop
+                            self.op_pos, r.pos, a.opcodes = base + i, base + stop, ops + 1
+                            raise
+                        i = stop
+                        ops += 1
                         continue
                 elif op == 0x47:  # BINFLOAT
                     if i + 9 <= end and len(stack) < MAX_STACK:
                         stack.append(_BIG_DOUBLE.unpack_from(window, i + 1)[0])
-                        r.pos = pos + 9
+                        i += 9
+                        ops += 1
                         continue
                 elif op == 0x68:  # BINGET
                     if i + 1 < end and window[i + 1] in memo and len(stack) < MAX_STACK:
                         stack.append(memo[window[i + 1]])
-                        r.pos = pos + 2
+                        i += 2
+                        ops += 1
                         continue
                 elif op == 0x73:  # SETITEM into a dict
                     if len(stack) >= 3 and type(stack[-3]) is PDict and self.items + 2 <= MAX_ITEMS:
                         self.items += 2
                         stack[-3].items.append((stack[-2], stack[-1]))
                         del stack[-2:]
-                        r.pos = pos + 1
+                        i += 1
+                        ops += 1
                         continue
                 elif op == 0x61:  # APPEND to a list
                     if len(stack) >= 2 and type(stack[-2]) is list and self.items < MAX_ITEMS:
                         self.items += 1
                         stack[-2].append(stack.pop())
-                        r.pos = pos + 1
+                        i += 1
+                        ops += 1
                         continue
                 elif op == 0x70 or op == 0x49 or op == 0x56 or op == 0x46:  # PUT, INT, UNICODE, FLOAT
                     nl = window.find(b"\n", i + 1, i + 2 + MAX_LINE)  # the handler's line rule, in the window
@@ -352,19 +358,23 @@ class Machine:
                                 else:
                                     value = int(text.rstrip(b"L") or b"x", 10)  # PUT's index, as _int_line reads it
                         except ValueError:  # also UnicodeDecodeError: the handler reports it
-                            value = _SLOW
+                            break
                         if op != 0x70:
-                            if value is not _SLOW:
-                                stack.append(value)
-                                r.pos = pos + nl + 1 - i
-                                continue
-                        elif value is not _SLOW and value >= 0 and (value in memo or len(memo) < MAX_MEMO):
+                            stack.append(value)
+                        elif value >= 0 and (value in memo or len(memo) < MAX_MEMO):
                             memo[value] = stack[-1]
-                            r.pos = pos + nl + 1 - i
-                            continue
-                r.pos = pos + 1
-            else:
-                op = r.byte()
+                        else:
+                            break
+                        i = nl + 1
+                        ops += 1
+                        continue
+                break
+            r.pos, a.opcodes = base + i, ops
+            pos = self.op_pos = r.pos
+            a.opcodes += 1
+            if a.opcodes > MAX_OPS:
+                raise PickleError(f"more than {MAX_OPS} opcodes", pos)
+            op = r.byte()
             handler = dispatch.get(op)
             if handler is None:
                 raise PickleError(f"invalid opcode 0x{op:02x}", self.op_pos)
@@ -439,7 +449,6 @@ def _u(fmt: str, data: bytes) -> int:
 
 
 _BIG_DOUBLE = struct.Struct(">d")
-_SLOW = object()  # the inline path declines: the opcode's handler runs instead (and reports any error)
 
 
 # fmt: off
