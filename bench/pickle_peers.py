@@ -63,14 +63,16 @@ def modelaudit(path):
     return bool(crit or d.get("has_errors")), f"critical={len(crit)} has_errors={d.get('has_errors')}"
 
 fn = globals()[tool]
-out = {}
+out, times = {}, {}
 t0 = time.perf_counter()
 for path in files:
+    t = time.perf_counter()
     try:
         out[path] = list(fn(path))
     except Exception as exc:  # a crash stops a CI gate: flagged
         out[path] = [True, f"exception {type(exc).__name__}"]
-print(json.dumps({"results": out, "seconds": time.perf_counter() - t0}))
+    times[path] = time.perf_counter() - t
+print(json.dumps({"results": out, "seconds": time.perf_counter() - t0, "times": times}))
 """
 
 
@@ -99,23 +101,49 @@ def run_peer(py: Path, tool: str, files: list[str]) -> tuple[dict[str, list], fl
     return data["results"], data["seconds"]
 
 
-def run_aibom(files: list[str]) -> tuple[dict[str, list], float]:
-    """aibom's scanners in-process, per file, the way the pipeline runs them (identify, scan; no hashing)."""
+def run_aibom(files: list[str]) -> tuple[dict[str, list], float, dict[str, float]]:
+    """aibom's scanners in-process, per file, the way the pipeline runs them (identify, scan; no hashing):
+    (path -> [flagged, detail], seconds, path -> seconds)."""
     sys.path.insert(0, str(ROOT))
     from aibom.inventory import Severity
     from aibom.scanners import ScanOutput, identify
     from aibom.sniff import Probe
 
     out: dict[str, list] = {}
+    times: dict[str, float] = {}
     t0 = time.perf_counter()
     for path in files:
+        t = time.perf_counter()
         probe, _ = Probe.from_file(os.path.basename(path), path, os.path.dirname(path))
         scanner, fmt = identify(probe)
         res = ScanOutput()
         scanner.scan(probe, fmt, res)
         errors = [f for f in res.findings if f.severity is Severity.ERROR]
         out[path] = [bool(errors), f"{fmt}: {errors[0].message[:80] if errors else 'clean'}"]
-    return out, time.perf_counter() - t0
+        times[path] = time.perf_counter() - t
+    return out, time.perf_counter() - t0, times
+
+
+def pickle_kind(path: str) -> str:
+    """Which kind of pickle file this is, by its first bytes (for per-kind timings)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:1] == b"\x80":
+        return "protocol 2-5"
+    if head[:2] == b"PK":
+        return "zip (torch)"
+    zlib = len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0
+    if zlib or head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"]\x00\x00")):
+        return "compressed"
+    return "protocol 0/1"
+
+
+def per_kind(files: list[str], times: dict[str, float]) -> dict[str, float]:
+    """Milliseconds per file for each kind of file."""
+    kinds: dict[str, list[float]] = {}
+    for path in files:
+        kinds.setdefault(pickle_kind(path), []).append(times[path])
+    return {kind: sum(t) / len(t) * 1000 for kind, t in sorted(kinds.items())}
 
 
 def machine() -> str:
@@ -143,7 +171,7 @@ def main() -> None:
         root = Path(args.keep or tmp)
         benign, malicious = write_corpora(root)
         files = [str(p) for p in benign + malicious]
-        results: dict[str, tuple[dict[str, list], float]] = {"aibom": run_aibom(files)}
+        results: dict[str, tuple[dict[str, list], float]] = {"aibom": run_aibom(files)[:2]}
         for tool in PEERS:
             results[tool] = run_peer(py, tool, files)
     mal = {str(p) for p in malicious}

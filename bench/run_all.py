@@ -107,8 +107,8 @@ AIBOM_PICKLE_WORKER = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from pickle_peers import run_aibom
-res, seconds = run_aibom(json.loads(sys.stdin.read()))
-print(json.dumps({"results": res, "seconds": seconds}))
+res, seconds, times = run_aibom(json.loads(sys.stdin.read()))
+print(json.dumps({"results": res, "seconds": seconds, "times": times}))
 """
 
 
@@ -425,11 +425,13 @@ def pickles(b: Bench, peers: bool, timeout: float) -> None:
     files = sorted({str(b.project / p) for p in manifest["pickles"]["benign"]} | bad)
     listing = json.dumps(files)
     results, failed = {}, {}
+    sys.path.insert(0, str(HERE))
+    from pickle_peers import per_kind
+
     child = run_child([b.python, "-c", AIBOM_PICKLE_WORKER, str(HERE)], env=b.env(), stdin=listing)
     results["aibom"] = (child, child.json())
     if peers:
         py = ensure_peers()
-        sys.path.insert(0, str(HERE))
         from pickle_peers import WORKER
 
         env = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1", NO_COLOR="1")
@@ -453,10 +455,11 @@ def pickles(b: Bench, peers: bool, timeout: float) -> None:
         target = verdict = ""
         if tool == "aibom" and fastest is not None:
             target, verdict = "per file <= fastest peer", ("PASS" if data["seconds"] <= fastest else "MISS")
+        kinds = ", ".join(f"{k} {ms:.2f}" for k, ms in per_kind(files, data["times"]).items())
         b.add(Row(key, f"pickles ({len(files)} files): {tool}", data["seconds"], f"{per_file:.2f} ms/file",
                   child.rss_mib, target, verdict,
                   f"caught {caught}/{len(bad)}, benign flagged {false}/{len(files) - len(bad)}; "
-                  f"wall with start-up {child.seconds:.2f} s", tool == "aibom"))  # fmt: skip
+                  f"ms/file by kind: {kinds}; wall with start-up {child.seconds:.2f} s", tool == "aibom"))  # fmt: skip
 
 
 def ensure_peers() -> Path:

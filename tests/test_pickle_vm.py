@@ -294,6 +294,9 @@ def test_inline_opcodes_agree_with_their_handlers(
         b"(I0\nI1\nI00\nI01\nL5L\np00\ng0\nt.",
         b"(I010\nI -7 \nI1_000\nt.",  # leading zeros, spaces and underscores as int() reads them
         b"(I0x1F\nt.",
+        b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00N.",  # a FRAME longer than the rest
+        b"\x80\x02K\x01\x87.",  # TUPLE3 with one item on the stack
+        b"\x80\x02(N\x88\x89)}]J\xff\xff\xff\xffM\x01\x02\x85\x86t.",
     ],
 )
 def test_inline_opcodes_report_errors_as_their_handlers_do(data: bytes) -> None:

@@ -342,6 +342,46 @@ class Machine:
                         i += 1
                         ops += 1
                         continue
+                elif op in _CONSTANTS:  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
+                    if len(stack) < MAX_STACK:
+                        stack.append(_CONSTANTS[op])
+                        i += 1
+                        ops += 1
+                        continue
+                elif op == 0x7D or op == 0x5D:  # EMPTY_DICT, EMPTY_LIST
+                    if len(stack) < MAX_STACK:
+                        stack.append(PDict() if op == 0x7D else [])
+                        i += 1
+                        ops += 1
+                        continue
+                elif op == 0x28:  # MARK
+                    if len(self.metastack) < MAX_STACK:
+                        self.metastack.append(stack)
+                        stack = self.stack = []
+                        i += 1
+                        ops += 1
+                        continue
+                elif 0x85 <= op <= 0x87:  # TUPLE1, TUPLE2, TUPLE3
+                    k = op - 0x84
+                    if len(stack) >= k:
+                        items = tuple(stack[-k:])
+                        del stack[-k:]
+                        stack.append(items)
+                        i += 1
+                        ops += 1
+                        continue
+                elif op == 0x4A or op == 0x4D:  # BININT, BININT2
+                    stop = i + (5 if op == 0x4A else 3)
+                    if stop <= end and len(stack) < MAX_STACK:
+                        stack.append(int.from_bytes(window[i + 1 : stop], "little", signed=op == 0x4A))
+                        i = stop
+                        ops += 1
+                        continue
+                elif op == 0x95:  # FRAME: its size is checked, its bytes are read as opcodes
+                    if i + 9 <= end and int.from_bytes(window[i + 1 : i + 9], "little") <= r.size - (base + i + 9):
+                        i += 9
+                        ops += 1
+                        continue
                 elif op == 0x70 or op == 0x49 or op == 0x56 or op == 0x46:  # PUT, INT, UNICODE, FLOAT
                     nl = window.find(b"\n", i + 1, i + 2 + MAX_LINE)  # the handler's line rule, in the window
                     if nl >= 0 and (stack if op == 0x70 else len(stack) < MAX_STACK):
@@ -449,6 +489,7 @@ def _u(fmt: str, data: bytes) -> int:
 
 
 _BIG_DOUBLE = struct.Struct(">d")
+_CONSTANTS: dict[int, Any] = {0x4E: None, 0x88: True, 0x89: False, 0x29: ()}  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
 
 
 # fmt: off
