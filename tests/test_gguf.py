@@ -253,3 +253,95 @@ def test_vocabulary_item_over_the_string_limit_is_unreadable(tiny: Path) -> None
     _, out = scan_file(tiny.parent / "bad.gguf")
     assert is_unreadable(out)
     assert any("exceeds" in f.message or "cannot fit" in f.message for f in out.findings), out.findings
+
+
+def _skip_outcome(path: Path, n: int, endian: str, wide: bool) -> tuple[str, int]:
+    """Where skipping `n` strings from offset 0 of `path` ends, or the error it ends with."""
+    from aibom.bytecursor import Cursor
+    from aibom.sniff import Probe
+
+    probe, _ = Probe.from_file(path.name, str(path), str(path.parent))
+    cur = Cursor(probe, 0)
+    try:
+        gguf_scanner._Reader(cur, endian, wide).skip_strings(n)
+    except (gguf_scanner.GGUFError, gguf_scanner.Truncated) as exc:
+        return f"{type(exc).__name__}: {exc}", cur.pos
+    return "ok", cur.pos
+
+
+@pytest.mark.parametrize(("endian", "wide"), [("<", True), (">", True), ("<", False)])
+def test_big_string_arrays_are_skipped_exactly_with_or_without_the_expression(
+    tmp_path: Path, endian: str, wide: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big vocabularies are skipped mostly by a regular expression over runs of short strings; the
+    result must be exactly the Python loop's: runs holding long strings, strings across read windows,
+    both byte orders, 32-bit lengths (version 1), and arrays that claim more strings than there are."""
+    import random
+
+    rng = random.Random(7)
+    lengths = [rng.choice((0, 1, 14, 63, 64, 65, 200)) if rng.random() < 0.001 else rng.randint(1, 12)
+               for _ in range(150_000)]  # fmt: skip
+    lengths[70_000] = 2 << 20  # longer than a read window
+    size = 8 if wide else 4
+    order = "little" if endian == "<" else "big"
+    # contents that look like lengths, so a misaligned match could go on
+    blob = b"".join(
+        n.to_bytes(size, order) + bytes(rng.choice(b"\x00\x01\x05ab") for _ in range(n % 64)) + b"\0" * (n - n % 64)
+        for n in lengths
+    )
+    path = tmp_path / "strings.bin"
+    path.write_bytes(blob)
+    runs: list[int] = []
+    compiled = gguf_scanner._short_strings(endian, size)
+
+    def counted(window: bytes, pos: int) -> object:
+        found = compiled(window, pos)
+        runs.append(found is not None)
+        return found
+
+    monkeypatch.setattr(gguf_scanner, "_short_strings", lambda *_: counted)
+    with_expression = [_skip_outcome(path, n, endian, wide) for n in (len(lengths), 100_000, len(lengths) + 1)]
+    assert with_expression[0] == ("ok", len(blob))
+    assert with_expression[2][0] != "ok"
+    assert sum(runs) > 100  # most runs were matched by the expression
+    monkeypatch.setattr(gguf_scanner, "RUN_MIN_ARRAY", 1 << 62)
+    assert [_skip_outcome(path, n, endian, wide) for n in (len(lengths), 100_000, len(lengths) + 1)] == with_expression
+
+
+def _parse_outcome(path: Path) -> object:
+    from aibom.sniff import Probe
+
+    probe, _ = Probe.from_file(path.name, str(path), str(path.parent))
+    try:
+        _, info, _, _ = gguf_scanner.parse(probe)
+    except gguf_scanner.GGUFError as exc:
+        return f"error: {exc}"
+    return (info.parameter_count, info.tensor_count, list(info.dtypes.items()))
+
+
+def test_tensor_table_read_by_windows_equals_the_checked_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tensor infos are read a window at a time with no Python per field; across windows, and where a
+    tensor has too many dimensions or the table is cut short, the outcome is the checked read's."""
+    w = gguf.GGUFWriter(str(tmp_path / "t.gguf"), "llama")
+    types = [np.float32, np.float16, np.int8]
+    for i in range(12_000):  # names of ~100 bytes: a table of about 1.4 MiB, more than one read window
+        shape = [1 + i % 5] if i % 3 else [2, 1 + i % 7, 3]
+        w.add_tensor_info(f"blk.{i}." + "n" * 90, shape, np.dtype(types[i % 3]), int(np.prod(shape)) * 4)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    good = (tmp_path / "t.gguf").read_bytes()
+    good += b"\0" * (-len(good) % 32 + 12_000 * 128)
+    (tmp_path / "t.gguf").write_bytes(good)
+    raw = bytearray(good)
+    at = raw.index(b"blk.9000." + b"n" * 90) + 99  # tensor 9000's n_dims, in the second window
+    raw[at : at + 4] = struct.pack("<I", 9)
+    (tmp_path / "dims.gguf").write_bytes(bytes(raw))
+    (tmp_path / "cut.gguf").write_bytes(good[: good.index(b"blk.11000.")])
+    paths = [tmp_path / n for n in ("t.gguf", "dims.gguf", "cut.gguf")]
+    fast = [_parse_outcome(p) for p in paths]
+    assert isinstance(fast[0], tuple) and fast[0][1] == 12_000
+    assert "9 dimensions" in str(fast[1]) and "cannot fit" in str(fast[2])
+    monkeypatch.setattr(gguf_scanner._Reader, "tensor_infos", lambda self, n, info: (0, 0))
+    assert [_parse_outcome(p) for p in paths] == fast

@@ -7,9 +7,11 @@ numbers flip). Every count and length is checked against the bytes left before i
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from ..bytecursor import CHUNK, Cursor, Truncated
@@ -76,6 +78,29 @@ class GGUFError(ValueError):
     """Not a valid GGUF header; the message says why."""
 
 
+#: Strings skipped by one regular-expression match in big string arrays, and the array size from which
+#: the expression (compiled once, about 1 ms) pays for itself.
+RUN = 1024
+RUN_MIN_ARRAY = 16_384
+_RUN_MAX_LENGTH = 64  # strings up to this long are matched; a run with a longer one is walked in Python
+
+
+@functools.cache
+def _short_strings(endian: str, size: int) -> Callable[[bytes, int], re.Match[bytes] | None]:
+    """`match(window, pos)` of exactly RUN consecutive strings shorter than _RUN_MAX_LENGTH: each is its
+    length (`size` bytes in this byte order) and that many bytes, so each length value is one alternative."""
+    alternatives = []
+    for n in range(_RUN_MAX_LENGTH):
+        length = n.to_bytes(size, "little" if endian == "<" else "big")
+        alternatives.append(re.escape(length) + b".{%d}" % n)
+    return re.compile(b"(?:" + b"|".join(alternatives) + b"){%d}" % RUN, re.DOTALL).match
+
+
+@functools.cache
+def _dims_struct(endian: str, code: str, n_dims: int) -> struct.Struct:
+    return struct.Struct(endian + code * n_dims)
+
+
 class _Reader:
     """Typed reads over a cursor in the file's byte order."""
 
@@ -102,26 +127,41 @@ class _Reader:
     def skip_strings(self, n: int) -> None:
         """Move past `n` strings (a vocabulary holds ~10^5): lengths are parsed a window at a time.
 
-        The inner loop is the hot path of a GGUF header read, so it does the least per string: a length that
-        does not fit the window (also any over MAX_STRING, as MAX_STRING > CHUNK) leaves it for the checked read.
+        This is the hot path of a GGUF header read. In a big array, runs of RUN short strings are matched
+        by one regular expression (C code, no Python per string); a run holding a longer string, or
+        crossing the window's end, goes through the Python loop, which does the least per string. A
+        length that does not fit the window (also any over MAX_STRING, as MAX_STRING > CHUNK) is left to
+        the checked read.
         """
         length_at = struct.Struct(self.endian + self.count_code).unpack_from
         size = self.count_size
+        run = _short_strings(self.endian, size) if n >= RUN_MIN_ARRAY else None
         while n:
             window = self.cur.peek(CHUNK)
             end = len(window)
-            pos = done = 0
-            try:
-                for done in range(n):  # noqa: B007 (done is read after the loop)
-                    nxt = pos + size + length_at(window, pos)[0]
-                    if nxt > end:
-                        break
-                    pos = nxt
-                else:
-                    done = n
-            except struct.error:  # fewer than `size` bytes left in the window
-                pass
-            n -= done
+            pos = 0
+            while n:
+                if run is not None and n >= RUN:
+                    matched = run(window, pos)
+                    if matched is not None:
+                        pos = matched.end()
+                        n -= RUN
+                        continue
+                todo = min(n, RUN) if run is not None else n
+                done = 0
+                try:
+                    for done in range(todo):  # noqa: B007 (done is read after the loop)
+                        nxt = pos + size + length_at(window, pos)[0]
+                        if nxt > end:
+                            break
+                        pos = nxt
+                    else:
+                        done = todo
+                except struct.error:  # fewer than `size` bytes left in the window
+                    pass
+                n -= done
+                if done < todo:
+                    break  # the window ends inside the next string
             if pos:
                 self.cur.skip(pos)
             elif n:  # one string longer than the window, or the file ends here: read it the checked way
@@ -130,6 +170,41 @@ class _Reader:
                     raise GGUFError(f"array item length {length} exceeds the {MAX_STRING}-byte limit")
                 self.cur.skip(length)
                 n -= 1
+
+    def tensor_infos(self, n: int, info: ModelInfo) -> tuple[int, int]:
+        """Read up to `n` tensor infos that lie whole in the next window into `info`, with unpack_from
+        and no Python per field: (how many, largest data offset). It stops before anything unusual (a
+        name or table past the window, too many dimensions), which the caller reads the checked way."""
+        window = self.cur.peek(CHUNK)
+        end, size, e = len(window), self.count_size, self.endian
+        length_at, u32_at = struct.Struct(e + self.count_code).unpack_from, struct.Struct(e + "I").unpack_from
+        type_offset_at = struct.Struct(e + "IQ").unpack_from
+        pos = done = max_offset = 0
+        dtypes, params = info.dtypes, 0
+        while done < n:
+            if pos + size > end:
+                break
+            at = pos + size + length_at(window, pos)[0]  # after the name
+            if at + 4 > end:
+                break
+            n_dims = u32_at(window, at)[0]
+            dims_at = at + 4
+            after = dims_at + n_dims * size + 12
+            if n_dims > MAX_DIMS or after > end:
+                break
+            numel = 1
+            for dim in _dims_struct(e, self.count_code, n_dims).unpack_from(window, dims_at):
+                numel *= dim
+            ggml_type, offset = type_offset_at(window, after - 12)
+            max_offset = max(max_offset, offset)
+            dtype = GGML_TYPES.get(ggml_type, f"type{ggml_type}")
+            params += numel
+            dtypes[dtype] = dtypes.get(dtype, 0) + numel
+            pos = after
+            done += 1
+        info.parameter_count = (info.parameter_count or 0) + params
+        self.cur.skip(pos)
+        return done, max_offset
 
     def value(self, vtype: int, depth: int = 0) -> Any:
         if vtype in _SCALARS:
@@ -212,21 +287,7 @@ def parse(probe: Probe) -> tuple[dict[str, Any], ModelInfo, str, int]:
             key = rd.string("key")
             metadata[key] = rd.value(rd.scalar("I", 4))
         info = ModelInfo(parameter_count=0, tensor_count=tensor_count)
-        max_offset = 0
-        for _ in range(tensor_count):
-            name = rd.string("tensor name")
-            n_dims = rd.scalar("I", 4)
-            if n_dims > MAX_DIMS:
-                raise GGUFError(f"tensor {name!r} has {n_dims} dimensions (at most {MAX_DIMS})")
-            numel = 1
-            for _d in range(n_dims):
-                numel *= rd.scalar(rd.count_code, rd.count_size)  # u32 in version 1, u64 after
-            ggml_type = rd.scalar("I", 4)
-            offset = rd.scalar("Q", 8)
-            max_offset = max(max_offset, offset)
-            dtype = GGML_TYPES.get(ggml_type, f"type{ggml_type}")
-            info.parameter_count = (info.parameter_count or 0) + numel
-            info.dtypes[dtype] = info.dtypes.get(dtype, 0) + numel
+        max_offset = _tensor_table(rd, tensor_count, info)
     except Truncated as exc:
         limit = " (or the header exceeds the limit)" if cur.end < probe.size else ""
         raise GGUFError(f"truncated header{limit}: {exc}") from None
@@ -237,6 +298,33 @@ def parse(probe: Probe) -> tuple[dict[str, Any], ModelInfo, str, int]:
     if tensor_count and data_start + max_offset >= probe.size:
         raise GGUFError(f"tensor data at offset {data_start + max_offset} lies past the end of the file (truncated)")
     return metadata, info, endian, version
+
+
+def _tensor_table(rd: _Reader, count: int, info: ModelInfo) -> int:
+    """Read `count` tensor infos into `info`: a window at a time, and one the checked way (which raises
+    what is wrong with it) wherever the fast read stops. Returns the largest data offset."""
+    max_offset = 0
+    while count:
+        done, largest = rd.tensor_infos(count, info)
+        count -= done
+        max_offset = max(max_offset, largest)
+        if done or not count:
+            continue
+        name = rd.string("tensor name")
+        n_dims = rd.scalar("I", 4)
+        if n_dims > MAX_DIMS:
+            raise GGUFError(f"tensor {name!r} has {n_dims} dimensions (at most {MAX_DIMS})")
+        numel = 1
+        for _d in range(n_dims):
+            numel *= rd.scalar(rd.count_code, rd.count_size)  # u32 in version 1, u64 after
+        ggml_type = rd.scalar("I", 4)
+        offset = rd.scalar("Q", 8)
+        max_offset = max(max_offset, offset)
+        dtype = GGML_TYPES.get(ggml_type, f"type{ggml_type}")
+        info.parameter_count = (info.parameter_count or 0) + numel
+        info.dtypes[dtype] = info.dtypes.get(dtype, 0) + numel
+        count -= 1
+    return max_offset
 
 
 def _str(metadata: dict[str, Any], key: str) -> str | None:
