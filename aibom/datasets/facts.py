@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MEMBER = "aibom:dataset:member"  # the property holding the media type of a file that belongs to a folder dataset
+
 
 class FormatError(ValueError):
     """The file claims a dataset format but its structure is broken."""

@@ -16,7 +16,7 @@ import posixpath
 from collections import Counter
 
 from ..inventory import Artifact, Evidence, Inventory, Kind
-from ..scanners.datasets import MEMBER
+from .facts import MEMBER
 from .ids import folder_dataset_id, hub_cache_id
 
 MIN_MEMBERS = 10

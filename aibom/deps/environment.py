@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from functools import cache
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from ..inventory import License
 from ..license_ids import identify_text, spdx_expression
 from ..resources import load_json
 from ..sniff import Probe, ReadError
+from .model import canonicalize_name
 
 MAX_METADATA_BYTES = 1 << 20
 MAX_DISTRIBUTIONS = 20_000
@@ -63,6 +59,8 @@ def site_packages_of_env(env_dir: str) -> list[str]:
 
 def site_packages_of_python(python: str) -> list[str]:
     """Ask the user's own interpreter (not anything in the scanned tree) where its packages live."""
+    import subprocess  # these three load only when an environment is read: a warm rescan seldom reads one
+
     code = "import json, sysconfig; p = sysconfig.get_paths(); print(json.dumps(sorted({p['purelib'], p['platlib']})))"
     try:
         proc = subprocess.run(
@@ -120,6 +118,8 @@ def read_metadata(path: str) -> dict[str, list[str]] | None:
         return None
     text = data.decode("utf-8", errors="replace")
     head = text.split("\n\n", 1)[0]
+    from email.parser import HeaderParser
+
     msg = HeaderParser().parsestr(head + "\n")
     headers: dict[str, list[str]] = {}
     for key, value in msg.items():
@@ -128,6 +128,8 @@ def read_metadata(path: str) -> dict[str, list[str]] | None:
 
 
 def _requires(values: list[str]) -> list[str]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     names = []
     for value in values:
         try:

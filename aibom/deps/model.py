@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from packageurl import PackageURL
-from packaging.utils import canonicalize_name
 
 from ..inventory import Artifact, Evidence, Kind
 
@@ -15,6 +14,16 @@ SOURCE = "aibom:dependency:source"  # the file or environment that stated it
 SCOPE_RANK = {"runtime": 3, "optional": 2, "dev": 1}
 #: inventory scope -> CycloneDX component scope
 CDX_SCOPE = {"runtime": "required", "optional": "optional", "dev": "excluded"}
+
+
+def canonicalize_name(name: str) -> str:
+    """packaging's PEP 503 name, imported on first use: packaging.utils loads packaging.tags (platform
+    probing, subprocess, logging), a fifth of a warm rescan's imports when the tree has no Python packages."""
+    from packaging.utils import canonicalize_name as canonical
+
+    return canonical(name)
+
+
 DEV_GROUP_NAMES = frozenset({"dev", "develop", "test", "tests", "testing", "lint", "docs", "doc", "typing", "type"})
 
 

@@ -13,11 +13,10 @@ import os
 from collections import deque
 
 from packageurl import PackageURL
-from packaging.utils import canonicalize_name
 
 from ..inventory import Artifact, Inventory, Kind
 from .environment import Distribution, read_site_packages, site_packages_of_env, site_packages_of_python
-from .model import DIRECT, SCOPE, SCOPE_RANK, SOURCE, dependency, merge_dependency
+from .model import DIRECT, SCOPE, SCOPE_RANK, SOURCE, canonicalize_name, dependency, merge_dependency
 
 
 def _key(artifact: Artifact) -> tuple[str, str] | None:

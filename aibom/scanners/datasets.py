@@ -6,14 +6,13 @@ into one dataset (grouped after the scan by `aibom.datasets.group`).
 from __future__ import annotations
 
 from ..datasets import arrow, parquet, tabular, tar, tfrecord
-from ..datasets.facts import DatasetFacts, FormatError
+from ..datasets.facts import MEMBER, DatasetFacts, FormatError
 from ..inventory import Kind
 from ..sniff import Probe, ReadError, looks_like_text
 from . import register
 from .base import Scanner, ScanOutput
 from .binary import signature
 
-MEMBER = "aibom:dataset:member"  # the media type of a file that belongs to a folder dataset
 MEDIA_FORMATS = frozenset({"png", "jpeg", "gif", "webp", "wav", "flac", "ogg", "mp3"})
 TEXT_MEMBER_EXTENSIONS = (".txt",)
 
