@@ -39,7 +39,7 @@ class Category(StrEnum):
     UNREADABLE = "unreadable"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Where an artifact was seen: a root-relative POSIX path, optionally a line or byte offset."""
 
@@ -49,7 +49,7 @@ class Evidence:
     symbol: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class License:
     """A license as found. `expression` is a valid SPDX expression when one is known; otherwise `name`."""
 
@@ -73,7 +73,7 @@ class Provenance:
     detail: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """A problem found while scanning or checking. `component` is the artifact ref it concerns, if any."""
 
@@ -116,7 +116,7 @@ class ModelDirFile:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelInfo:
     """Model facts read from headers and cards."""
 
@@ -139,7 +139,7 @@ class ModelInfo:
         return max(sorted(self.dtypes), key=lambda d: self.dtypes[d])
 
 
-@dataclass
+@dataclass(slots=True)
 class Artifact:
     """One thing the project ships: a model, a dataset, a library or an opaque file.
 

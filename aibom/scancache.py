@@ -86,9 +86,11 @@ class ScanCache(HashCache):
     def __init__(self, folder: Path | None, scope: str) -> None:
         self.scope = scope_of(scope)
         self.context = context()
-        self._rows: dict[str, tuple[str, str]] = {}
+        #: relpath -> (relpath, statkey, data) of the rows not looked up yet: a lookup takes its row out, so
+        #: its text is freed once decoded, and after the lookup the rows left are the files that are gone
+        self._rows: dict[str, tuple[str, str, str]] = {}
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
-        self._seen: set[str] = set()
+        self._looked_up = False
         self._nothing: dict[str, Cached] = {}  # rows of files that yielded nothing, decoded once
         super().__init__(folder)
         self._load()
@@ -99,24 +101,24 @@ class ScanCache(HashCache):
         try:
             rows = self._db.execute(
                 "SELECT relpath, statkey, data FROM scans WHERE scope=? AND context=?", (self.scope, self.context)
-            ).fetchall()
+            )
+            self._rows = {r[0]: r for r in rows if isinstance(r[0], str)}  # streamed: no list of all rows
         except sqlite3.DatabaseError as exc:
+            self._rows = {}
             self.warning = f"scan cache not read: {exc}"
-            return
-        self._rows = {r[0]: (r[1], r[2]) for r in rows if isinstance(r[0], str)}
 
     def lookup_all(self, entries: Sequence[FileEntry]) -> list[Cached | None]:
         """The cached result of each walked file in its current state, or None where it must be scanned.
         Files whose rows are equal and yield nothing (most source and config files) share one result."""
-        self._seen.update(entry.relpath for entry in entries)
+        self._looked_up = True
         rows, nothing = self._rows, self._nothing
         found: list[Cached | None] = []
         for entry in entries:
-            row, key = rows.get(entry.relpath), entry.key
-            if row is None or key is None or row[0] != _key_text(key):
+            row, key = rows.pop(entry.relpath, None), entry.key
+            if row is None or key is None or row[1] != _key_text(key):
                 found.append(None)
             else:
-                found.append(nothing.get(row[1]) or self._decode(row[1]))
+                found.append(nothing.get(row[2]) or self._decode(row[2]))
         return found
 
     def _decode(self, text: str) -> Cached | None:
@@ -168,7 +170,8 @@ class ScanCache(HashCache):
             for rel, value in self._entries.items():
                 statkey, data = value.split("\n", 1)
                 rows.append((self.scope, rel, self.context, statkey, data))
-            gone = [(self.scope, rel) for rel in self._rows if rel not in self._seen] if self._seen else []
+            gone = [(self.scope, rel) for rel in self._rows] if self._looked_up else []
+            self._rows = {}
             self._entries.clear()
             if not rows and not gone:
                 return
