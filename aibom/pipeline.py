@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from . import readdeps
 from .bom.fragments import FragmentCache
@@ -23,6 +26,9 @@ from .scancache import Cached, ScanCache
 from .scanners import ScanOutput, identify
 from .sniff import Probe, ReadError
 from .walk import FileEntry, display_path, walk
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -183,7 +189,7 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
         results = _from_cache(scans, walked.files, progress)
         misses = [entry for entry, result in zip(walked.files, results, strict=True) if result is None]
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="aibom") as pool:
-            scanned = iter(pool.map(processor, misses))
+            scanned = ordered_map(pool, processor, misses, ahead=jobs * 16)
             for entry, cached in zip(walked.files, results, strict=True):
                 result = cached if cached is not None else next(scanned)
                 inv.stats.files += 1
@@ -216,6 +222,23 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     link(inv)
     inv.findings = list({_finding_key(f): f for f in inv.findings}.values())  # an included file is read twice
     return inv
+
+
+def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[_T], _R], items: Iterable[_T], ahead: int) -> Iterator[_R]:
+    """`pool.map(fn, items)` with at most `ahead` calls submitted and not yet consumed. `pool.map` submits
+    every item at once, and a future costs about 1.5 KiB: 70,000 files held 100 MB of them."""
+    todo = iter(items)
+    pending: deque[Future[_R]] = deque(pool.submit(fn, item) for item in islice(todo, ahead))
+    try:
+        while pending:
+            done = pending.popleft()
+            for item in todo:  # one more in for each one out
+                pending.append(pool.submit(fn, item))
+                break
+            yield done.result()
+    finally:
+        for future in pending:  # the consumer stopped early (an error): do not run the rest
+            future.cancel()
 
 
 @contextmanager
