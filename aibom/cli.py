@@ -15,7 +15,7 @@ import click
 from . import __version__
 from . import cli_options as opt
 from .bom.cdx_basics import InvalidBom
-from .bom.formats import FORMATS, render
+from .bom.formats import FORMATS, render_chunks
 from .deps.environment import PythonNotUsable
 from .inventory import Inventory
 from .output import write_atomic
@@ -188,7 +188,7 @@ def scan(
         inv = scan_tree(path, options)
         policy_engine.openness(inv)  # each model's openness level, recorded as a property
         with fragment_cache(path, options, fmt) as fragments:
-            text = render(inv, fmt, spec_version, fragments)
+            chunks = render_chunks(inv, fmt, spec_version, fragments)
         if fragments is not None and fragments.warning:
             inv.warnings.append(fragments.warning)
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
@@ -198,7 +198,7 @@ def scan(
     except InvalidBom as exc:
         click.echo(f"aibom: internal error: {exc}", err=True)
         sys.exit(EXIT_BUG)
-    _emit(text, output)
+    _emit(chunks, output)
     if verbose:
         _details(inv)
     for warning in inv.warnings:
@@ -207,18 +207,20 @@ def scan(
         click.echo(_summary(inv, str(output) if output else "stdout"), err=True)
 
 
-def _emit(text: str, output: Path | None) -> None:
-    """Write a BOM or report to stdout, or atomically to `output`."""
+def _emit(text: str | list[str], output: Path | None) -> None:
+    """Write a BOM or report (its text, or the pieces of its text) to stdout, or atomically to `output`."""
+    chunks = [text] if isinstance(text, str) else text
     if output is None:
         try:
-            sys.stdout.write(text)
+            for chunk in chunks:
+                sys.stdout.write(chunk)
             sys.stdout.flush()
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away; nothing more to say
             os._exit(0)
         return
     try:
-        write_atomic(output, [text])
+        write_atomic(output, chunks)
     except OSError as exc:
         raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
 

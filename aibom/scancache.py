@@ -75,6 +75,10 @@ def context() -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
+#: New rows written once this many are waiting (a 70,000-file cold scan held 26 MB of them until the end).
+FLUSH_ROWS = 4096
+
+
 class ScanCache(HashCache):
     """Per-root scan results: loaded once, `lookup_all` for the walked files, `put` new results (any thread),
     `close` writes."""
@@ -91,6 +95,7 @@ class ScanCache(HashCache):
         self._rows: dict[str, tuple[str, str, str]] = {}
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
         self._looked_up = False
+        self._stale_dropped = False  # rows of other aibom versions (contexts) of this root: dropped by the first write
         self._nothing: dict[str, Cached] = {}  # rows of files that yielded nothing, decoded once
         super().__init__(folder)
         self._load()
@@ -160,6 +165,9 @@ class ScanCache(HashCache):
         text = json.dumps(data, separators=(",", ":"))  # ASCII: paths may hold any bytes; dicts keep their order
         with self._lock:
             self._entries[relpath] = f"{_key_text(key)}\n{text}"
+            full = len(self._entries) >= FLUSH_ROWS
+        if full:
+            self.flush()  # a big cold scan does not hold every new row until the end
 
     def flush(self) -> None:
         """Write new and changed rows, drop rows of files that are gone; a failure loses only cache entries."""
@@ -171,13 +179,16 @@ class ScanCache(HashCache):
                 statkey, data = value.split("\n", 1)
                 rows.append((self.scope, rel, self.context, statkey, data))
             gone = [(self.scope, rel) for rel in self._rows] if self._looked_up else []
-            self._rows = {}
+            if self._looked_up:
+                self._rows = {}  # deleted now; later flushes have only new rows to write
             self._entries.clear()
             if not rows and not gone:
                 return
+            stale = [] if self._stale_dropped else [(self.scope, self.context)]
+            self._stale_dropped = True
             self._write(
                 [
-                    ("DELETE FROM scans WHERE scope=? AND context!=?", [(self.scope, self.context)]),
+                    ("DELETE FROM scans WHERE scope=? AND context!=?", stale),
                     ("DELETE FROM scans WHERE scope=? AND relpath=?", gone),
                     ("INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?)", rows),
                 ]

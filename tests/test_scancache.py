@@ -264,3 +264,36 @@ def test_records_decode_from_many_threads_on_first_use() -> None:
             assert decoded == [out] * 16
     finally:
         sys.setswitchinterval(old_interval)
+
+
+def test_rows_written_in_batches_during_a_scan_and_gone_files_dropped(
+    tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold scan writes new rows every FLUSH_ROWS files instead of holding them all; every row lands,
+    the next scan answers every file from the cache, and rows of deleted files are removed."""
+    monkeypatch.setattr(aibom.scancache, "FLUSH_ROWS", 3)
+    writes: list[int] = []
+    real_write = aibom.scancache.ScanCache._write
+
+    def counted(self: aibom.scancache.ScanCache, statements: list[tuple[str, list[tuple[object, ...]]]]) -> None:
+        writes.append(len(statements[-1][1]))
+        real_write(self, statements)
+
+    monkeypatch.setattr(aibom.scancache.ScanCache, "_write", counted)
+    root = tmp_path / "p"
+    _project(root)
+    for i in range(20):
+        (root / f"f{i}.bin").write_bytes(b"\x00" + bytes([i]) * 40)
+    files = sum(1 for p in root.rglob("*") if p.is_file())
+    assert _counts(root, isolated_cache) == (0, 25)
+    assert len(writes) >= files // 3 and sum(writes) == files
+    db = sqlite3.connect(isolated_cache / FILENAME)
+    assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == files
+    db.close()
+    assert _counts(root, isolated_cache)[0] == files
+    for i in range(5):
+        (root / f"f{i}.bin").unlink()
+    assert _counts(root, isolated_cache)[0] == files - 5
+    db = sqlite3.connect(isolated_cache / FILENAME)
+    assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == files - 5
+    db.close()

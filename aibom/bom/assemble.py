@@ -194,7 +194,15 @@ def _dependency_text(ref: str, refs: list[str]) -> str:
 def render_json(
     inv: Inventory, spec_version: str, fragments: FragmentCache | None = None, timestamp: datetime | None = None
 ) -> str:
-    """The CycloneDX JSON text of `inv`, reusing and refreshing the cached fragments of its components.
+    """The CycloneDX JSON text of `inv` (see `render_json_chunks`)."""
+    return "".join(render_json_chunks(inv, spec_version, fragments, timestamp))
+
+
+def render_json_chunks(
+    inv: Inventory, spec_version: str, fragments: FragmentCache | None = None, timestamp: datetime | None = None
+) -> list[str]:
+    """The CycloneDX JSON text of `inv` as the pieces it is assembled from (a writer need not join them:
+    the document is not held twice), reusing and refreshing the cached fragments of its components.
     `timestamp` defaults to SOURCE_DATE_EPOCH or now."""
     timestamp = timestamp or build_timestamp()
     findings, loose = split_findings(inv)
@@ -226,9 +234,8 @@ def render_json(
     entries = [(ROOT_REF, top), *depends_on.items()]
     entries.sort(key=lambda entry: entry[0])
 
-    # The document is joined once from its pieces (the cached fragments are not copied into an
-    # intermediate string), and the serial number is the digest of those pieces: peak memory is about
-    # twice the document, not four times.
+    # The document is the list of its pieces (the cached fragments are not copied), and the serial
+    # number is the digest of those pieces.
     skeleton = for_json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
     pieces: list[str] = []
     if texts:
@@ -241,8 +248,6 @@ def render_json(
     dependencies = for_json_text(",\n".join(_dependency_text(ref, refs) for ref, refs in entries))
     pieces += [before, "[\n", dependencies, "\n  ]", after]
     pieces[0] = pieces[0].replace(ZERO_SERIAL.urn, serial_of(pieces), 1)  # the serial is in the head
-    text = "".join(pieces)
-    del pieces
 
     if fragments is not None:
         used = {*keys.values(), head_key}
@@ -250,4 +255,4 @@ def render_json(
         if head_key not in cached:
             new[head_key] = head
         fragments.store(new, [key for key in cached if key not in used])
-    return text
+    return pieces
