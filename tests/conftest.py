@@ -4,12 +4,45 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+#: What a fresh checkout does not have (tool state, and the git-ignored benchmark output and peers' venv,
+#: which can be many GB: a copy would fill the disk of a developer who ran the benchmarks).
+CHECKOUT_IGNORED = (".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis",
+                    "build", "dist")  # fmt: skip
+
+
+def copy_checkout(dst: Path) -> None:
+    """Copy this checkout's working tree as a fresh clone would have it, with uncommitted changes:
+    the files git tracks or would track (`--exclude-standard`), or, outside git, all but CHECKOUT_IGNORED."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=False, timeout=60,
+    ) if (REPO / ".git").exists() and shutil.which("git") else None  # fmt: skip
+    if listed is None or listed.returncode != 0:
+        skip_bench = shutil.ignore_patterns(*CHECKOUT_IGNORED)
+
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            skipped = set(skip_bench(folder, names))
+            if Path(folder) == REPO / "bench":
+                skipped |= {"out", ".peers-venv"} & set(names)
+            return skipped
+
+        shutil.copytree(REPO, dst, ignore=ignore)
+        return
+    for rel in sorted({os.fsdecode(p) for p in listed.stdout.split(b"\0") if p}):
+        source, target = REPO / rel, dst / rel
+        if not source.is_symlink() and not source.is_file():
+            continue  # deleted in the working tree but not yet from the index
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)  # modes (.ci/run) and links as they are
 
 
 @pytest.fixture(autouse=True)

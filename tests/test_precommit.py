@@ -19,12 +19,12 @@ import pytest
 import yaml
 from safetensors.numpy import save_file
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO, copy_checkout
+
 PRE_COMMIT = shutil.which("pre-commit")
 # A pickle whose only call is os.system: the bytes are written, never loaded.
 EVIL_PICKLE = b"cos\nsystem\n(S'echo pwned'\ntR."
 MIT_TEXT = (REPO / "licenses" / "texts" / "MIT.txt").read_text(encoding="utf-8")
-_IGNORED = (".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", "build", "dist", ".ruff_cache")
 
 pytestmark = pytest.mark.skipif(
     PRE_COMMIT is None and not os.environ.get("CI"), reason="pre-commit is in the test extra"
@@ -39,7 +39,7 @@ def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A git repository holding this checkout's working tree, and its commit."""
     snapshot = tmp_path_factory.mktemp("hook-repo") / "aibom"
-    shutil.copytree(REPO, snapshot, ignore=shutil.ignore_patterns(*_IGNORED))
+    copy_checkout(snapshot)
     _git(snapshot, "init", "-q")
     _git(snapshot, "add", "-A")
     _git(snapshot, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "snapshot")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO, copy_checkout
 
 
 def _setup_commands() -> list[str]:
@@ -29,11 +28,7 @@ def test_readme_opens_with_exactly_two_commands_and_ci_runs_the_second() -> None
 def test_first_command_in_a_fresh_venv(tmp_path: Path) -> None:
     """Install from a copy of the checkout into a new venv and run the first command verbatim."""
     src = tmp_path / "src"
-    shutil.copytree(
-        REPO,
-        src,
-        ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", "build", "dist"),
-    )
+    copy_checkout(src)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
