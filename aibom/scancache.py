@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -95,6 +96,7 @@ class ScanCache(HashCache):
         self._rows: dict[str, tuple[str, str, str]] = {}
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
         self._looked_up = False
+        self._write_lock = threading.Lock()
         self._stale_dropped = False  # rows of other aibom versions (contexts) of this root: dropped by the first write
         self._nothing: dict[str, Cached] = {}  # rows of files that yielded nothing, decoded once
         super().__init__(folder)
@@ -173,7 +175,7 @@ class ScanCache(HashCache):
         """Write new and changed rows, drop rows of files that are gone; a failure loses only cache entries."""
         if self._db is None:
             return
-        with self._lock:
+        with self._lock:  # taken from the buffer at once: workers adding rows do not wait for the write
             rows = []
             for rel, value in self._entries.items():
                 statkey, data = value.split("\n", 1)
@@ -186,6 +188,7 @@ class ScanCache(HashCache):
                 return
             stale = [] if self._stale_dropped else [(self.scope, self.context)]
             self._stale_dropped = True
+        with self._write_lock:  # one write at a time on the connection
             self._write(
                 [
                     ("DELETE FROM scans WHERE scope=? AND context!=?", stale),

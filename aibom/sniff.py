@@ -89,7 +89,7 @@ class Probe:
         fd = open_regular(path)
         try:
             st = os.fstat(fd)
-            head = os.pread(fd, HEAD_BYTES, 0)
+            head = os.pread(fd, HEAD_BYTES, 0)[: st.st_size]  # a file growing meanwhile is read as it was sized
         except OSError as exc:
             raise ReadError(exc.strerror or str(exc)) from exc
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import pytest
 
@@ -57,3 +58,28 @@ def test_an_error_propagates_and_the_rest_is_not_run() -> None:
 def test_empty_input() -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         assert list(ordered_map(pool, str, [], ahead=4)) == []
+
+
+def test_an_error_in_the_consumer_stops_the_rest_when_closed() -> None:
+    """scan_tree closes the map when its loop body fails: the calls not yet started are cancelled."""
+    ran: list[int] = []
+
+    def work(i: int) -> int:
+        ran.append(i)
+        time.sleep(0.005)
+        return i
+
+    with (
+        ThreadPoolExecutor(max_workers=2) as pool,
+        pytest.raises(RuntimeError, match="consumer"),
+        closing(ordered_map(pool, work, range(1000), ahead=4)) as results,
+    ):
+        for result in results:
+            if result == 3:
+                raise RuntimeError("consumer failed")
+    assert max(ran) < 20
+
+
+def test_a_window_below_one_is_refused() -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(ValueError, match="ahead"):
+        next(ordered_map(pool, str, [1], ahead=0))

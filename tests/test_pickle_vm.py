@@ -245,11 +245,12 @@ def _plainly(value: Any, depth: int = 0) -> Any:
 
 
 def _by_handlers(data: bytes) -> Any:
-    """The analysis with one-byte reads: no operand is ever in the window with its opcode, so every
-    opcode with an operand runs through its handler, never through the machine's inline path."""
-    from aibom.pickles import reader
+    """The analysis with the machine's inline path off (every opcode runs through its handler) and
+    one-byte reads (every operand crosses a window)."""
+    from aibom.pickles import reader, vm
 
     with pytest.MonkeyPatch.context() as m:
+        m.setattr(vm, "_INLINE", frozenset())
         m.setattr(reader, "WINDOW", 1)
         m.setattr(reader, "FIRST_WINDOW", 1)
         return analyse(Reader.of_bytes(data))
@@ -301,3 +302,20 @@ def test_inline_opcodes_agree_with_their_handlers(
 )
 def test_inline_opcodes_report_errors_as_their_handlers_do(data: bytes) -> None:
     assert _summary(analyse(Reader.of_bytes(data))) == _summary(_by_handlers(data))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=data_values, protocol=st.integers(min_value=0, max_value=5), cut=st.integers(min_value=0, max_value=400))
+def test_a_source_longer_than_its_size_is_read_only_up_to_the_size(value: Any, protocol: int, cut: int) -> None:
+    """A reader over a source that holds more bytes than its size (a file that grew while it was scanned)
+    sees exactly the first `size` bytes, inline path and handlers alike."""
+    data = pickle.dumps(value, protocol=protocol) + b"(I1\n."
+    size = max(0, len(data) - cut % (len(data) + 1))
+    longer = analyse(Reader(lambda off, n: data[off : off + n], size))
+    assert _summary(longer) == _summary(analyse(Reader.of_bytes(data[:size])))
+
+
+def test_line_opcode_at_the_declared_end_is_truncated() -> None:
+    data = b"(I1\n."
+    a = analyse(Reader(lambda off, n: data[off : off + n], 3))
+    assert a.error is not None and a.error.startswith("truncated") and a.error_offset == 2

@@ -297,3 +297,18 @@ def test_rows_written_in_batches_during_a_scan_and_gone_files_dropped(
     db = sqlite3.connect(isolated_cache / FILENAME)
     assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == files - 5
     db.close()
+
+
+def test_rows_of_a_tree_emptied_since_are_dropped(tmp_path: Path, isolated_cache: Path) -> None:
+    root = tmp_path / "p"
+    _project(root)
+    _counts(root, isolated_cache)
+    db = sqlite3.connect(isolated_cache / FILENAME)
+    assert db.execute("SELECT count(*) FROM scans").fetchone()[0] > 5
+    db.close()
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    assert _counts(root, isolated_cache) == (0, 0)
+    db = sqlite3.connect(isolated_cache / FILENAME)
+    assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == 0
+    db.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from packageurl import PackageURL
 
 from ..inventory import Artifact, Evidence, Kind
@@ -19,9 +22,14 @@ CDX_SCOPE = {"runtime": "required", "optional": "optional", "dev": "excluded"}
 def canonicalize_name(name: str) -> str:
     """packaging's PEP 503 name, imported on first use: packaging.utils loads packaging.tags (platform
     probing, subprocess, logging), a fifth of a warm rescan's imports when the tree has no Python packages."""
+    return _canonical()(name)
+
+
+@functools.cache
+def _canonical() -> Callable[[str], str]:
     from packaging.utils import canonicalize_name as canonical
 
-    return canonical(name)
+    return canonical
 
 
 DEV_GROUP_NAMES = frozenset({"dev", "develop", "test", "tests", "testing", "lint", "docs", "doc", "typing", "type"})

@@ -34,7 +34,9 @@ class Reader:
             raise Truncated(f"needs {n} bytes at offset {self.pos}, only {self.size - self.pos} left")
         if self.pos < self.base or end > self.base + len(self.window):
             self.base = self.pos
-            self.window = self._read_at(self.pos, max(n, WINDOW if self.window else FIRST_WINDOW))
+            want = max(n, WINDOW if self.window else FIRST_WINDOW)
+            # never past `size`: a source that grew (a file appended to while scanned) is read as it was sized
+            self.window = self._read_at(self.pos, want)[: self.size - self.pos]
             if len(self.window) < n:
                 raise Truncated(f"file ended at offset {self.pos + len(self.window)}")
 

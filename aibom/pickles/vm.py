@@ -19,7 +19,7 @@ MAX_KEEP = 64 * 1024  # strings/bytes longer than this are skipped and kept as O
 MAX_LINE = 64 * 1024  # text-opcode argument lines
 MAX_STACK = 500_000
 MAX_MEMO = 2_000_000
-MAX_OPS = 10_000_000  # ~15-25 s of simulation; real checkpoints need far fewer
+MAX_OPS = 10_000_000  # about 4-7 s of simulation at worst (2026, 2 cores); real checkpoints need far fewer
 MAX_ITEMS = 10_000_000  # elements placed into containers, all pickles together
 MAX_PICKLES = 256
 MAX_NESTED = 4  # pickles nested inside pickles (joblib object arrays)
@@ -271,20 +271,24 @@ class Machine:
     def run_one(self) -> Any:
         """Simulate one `pickle.load` from the reader's position up to and including STOP.
 
-        The inner loop runs the opcodes that make up almost all of real pickles (small ints and strings,
-        floats, memo puts and gets, SETITEM, APPEND, protocol-0 lines) straight from the reader's window,
-        while their operands lie in it and they cannot fail. Any other opcode, an operand past the window,
-        and every error go through the opcode's handler, which sees the reader just after the opcode byte.
+        The inner loop runs the opcodes that make up almost all of real pickles (_INLINE: small ints and
+        strings, floats, constants, empty containers, MARK, small tuples, memo puts and gets, SETITEM,
+        APPEND, FRAME, protocol-0 lines) straight from the reader's window, while their operands lie in it
+        and they cannot fail. Any other opcode, an operand past the window, and every error the machine
+        reports go through the opcode's handler, which sees the reader just after the opcode byte; an
+        invalid UTF-8 string is raised inline, with the reader where its handler would leave it.
         """
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
-        r, a, dispatch, memo = self.r, self.a, _DISPATCH, self.memo
+        r, a, dispatch, memo, inline = self.r, self.a, _DISPATCH, self.memo, _INLINE
         while True:
-            window, base, stack = r.window, r.base, self.stack  # MARK replaces the stack: not inline
+            window, base, stack = r.window, r.base, self.stack  # handlers (TUPLE, LIST, DICT ...) replace it
             i, end, ops = r.pos - base, len(window), a.opcodes
             while 0 <= i < end and ops < MAX_OPS:
                 op = window[i]
+                if op not in inline:
+                    break
                 if op == 0x4B:  # BININT1
                     if i + 1 < end and len(stack) < MAX_STACK:
                         stack.append(window[i + 1])
@@ -383,7 +387,8 @@ class Machine:
                         ops += 1
                         continue
                 elif op == 0x70 or op == 0x49 or op == 0x56 or op == 0x46:  # PUT, INT, UNICODE, FLOAT
-                    nl = window.find(b"\n", i + 1, i + 2 + MAX_LINE)  # the handler's line rule, in the window
+                    # the handler's line rule (a newline within MAX_LINE + 1 bytes, before the end), in the window
+                    nl = window.find(b"\n", i + 1, min(i + 2 + MAX_LINE, r.size - base))
                     if nl >= 0 and (stack if op == 0x70 else len(stack) < MAX_STACK):
                         line = window[i + 1 : nl]
                         try:
@@ -490,6 +495,9 @@ def _u(fmt: str, data: bytes) -> int:
 
 _BIG_DOUBLE = struct.Struct(">d")
 _CONSTANTS: dict[int, Any] = {0x4E: None, 0x88: True, 0x89: False, 0x29: ()}  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
+#: Opcodes the machine's inner loop may run itself (tests empty it to run every opcode through its handler).
+_INLINE = frozenset(b"K\x94q\x8cXGhsa}](\x85\x86\x87JM\x95pIVF" + bytes(_CONSTANTS))
+assert MAX_KEEP >= 255, "SHORT_BINUNICODE runs inline unchecked: its strings must never be Opaque"
 
 
 # fmt: off

@@ -82,7 +82,7 @@ class GGUFError(ValueError):
 #: the expression (compiled once, about 1 ms) pays for itself.
 RUN = 1024
 RUN_MIN_ARRAY = 16_384
-_RUN_MAX_LENGTH = 64  # strings up to this long are matched; a run with a longer one is walked in Python
+_RUN_MAX_LENGTH = 64  # strings shorter than this are matched; a run with a longer one is walked in Python
 
 
 @functools.cache
@@ -175,7 +175,7 @@ class _Reader:
         """Read up to `n` tensor infos that lie whole in the next window into `info`, with unpack_from
         and no Python per field: (how many, largest data offset). It stops before anything unusual (a
         name or table past the window, too many dimensions), which the caller reads the checked way."""
-        window = self.cur.peek(CHUNK)
+        window = self.cur.peek(min(CHUNK, max(4096, n * 256)))  # about the table, not the tensor data after it
         end, size, e = len(window), self.count_size, self.endian
         length_at, u32_at = struct.Struct(e + self.count_code).unpack_from, struct.Struct(e + "I").unpack_from
         type_offset_at = struct.Struct(e + "IQ").unpack_from
