@@ -196,7 +196,9 @@ def build(base: Path) -> tuple[Path, Path, socket.socket]:
     # changing, vanishing (in a folder the unprivileged child may change), forbidden
     changing = root / "changing"
     changing.mkdir()
-    (changing / "grow.bin").write_bytes(os.urandom(1024) * (16 << 10))  # 16 MiB, hashed while it grows
+    # 16 MiB, hashed while it grows. It starts with a byte no pickle starts with: random bytes in a `.bin`
+    # (a name PyTorch pickles use) read as a broken pickle about once in a hundred runs
+    (changing / "grow.bin").write_bytes(b"\x00" + os.urandom(1024) * (16 << 10))
     (changing / "vanish.bin").write_bytes(b"here at walk time")
     (root / "locked").mkdir(mode=0o700)
     (root / "locked" / "inner.bin").write_bytes(b"\x00")
