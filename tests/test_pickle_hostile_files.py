@@ -116,3 +116,24 @@ def test_prefixed_zip_is_read() -> None:
         z.writestr("a/data.pkl", payload)
     fmt, out, _ = scan_bytes(b"#!/bin/sh\nexit 0\n" + b"\0" * 100 + inner.getvalue(), "polyglot.bin")
     assert any(f.severity is Severity.ERROR and "os.system" in f.message for f in out.findings), fmt
+
+
+def test_random_bytes_named_like_other_binaries_are_not_broken_pickles() -> None:
+    """`.bin` and `.data` hold all kinds of binaries. Random bytes under those names were read as broken
+    old-protocol pickles (an error) in about 1% of files; under a pickle-only name (`.pkl`) they still are,
+    and a broken old-protocol stream that imports something is claimed under any pickle name."""
+    import random
+
+    rng = random.Random(11)
+    blobs = [rng.randbytes(2048) for _ in range(1500)]
+    for name in ("weights.bin", "shard.data"):
+        flagged = [i for i, data in enumerate(blobs) if _errors(scan_bytes(data, name)[1])]
+        assert flagged == [], name
+    assert len([1 for data in blobs if _errors(scan_bytes(data, "model.pkl")[1])]) >= 3
+    broken = b"cos\nsystem\n(S'id'\ntR\xff\xff"  # imports os.system, then an invalid opcode
+    fmt, out, _ = scan_bytes(broken, "weights.bin")
+    assert fmt == "pickle" and any("os.system" in f.message or "posix.system" in f.message for f in _errors(out))
+
+
+def _errors(out: object) -> list:  # type: ignore[type-arg]
+    return [f for f in out.findings if f.severity.value == "error"]  # type: ignore[attr-defined]

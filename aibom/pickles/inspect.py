@@ -56,6 +56,10 @@ PICKLE_NAMES = (
     ".mar",
     ".npy",
 )
+#: Pickle names that many other binaries use too: a broken old-protocol stream under one of them is claimed
+#: as a pickle only when it imports a well-formed name (random bytes in a `.bin` otherwise read as a broken
+#: pickle about once in a hundred files).
+LOOSE_PICKLE_NAMES = (".bin", ".data", ".p", ".sav", ".mar")
 MAX_NPY_HEADER = 65_536
 _PY2_LONG = re.compile(r"\b(\d+)L\b")
 MAX_TOTAL_MEMBERS = 2_000_000  # listed, all archives of a file together (more is a bomb)

@@ -6,7 +6,13 @@ from __future__ import annotations
 from ..containers import ArchiveError, Budget, compression_of, decompress
 from ..inventory import Severity
 from ..pickles.emit import emit, inspect_probe, probe_blob
-from ..pickles.inspect import IDENTIFY_PICKLES, PICKLE_NAMES, UNSUPPORTED_COMPRESSION, looks_like_pickle
+from ..pickles.inspect import (
+    IDENTIFY_PICKLES,
+    LOOSE_PICKLE_NAMES,
+    PICKLE_NAMES,
+    UNSUPPORTED_COMPRESSION,
+    looks_like_pickle,
+)
 from ..pickles.policy import judge, well_formed
 from ..pickles.reader import Reader
 from ..pickles.vm import START_OPCODES, analyse
@@ -34,7 +40,7 @@ def _protocol0_or_1(probe: Probe) -> bool:
     truncated = bool(a.error and a.error.startswith("truncated")) and probe.size > len(head)
     if truncated and imports:
         return True
-    if named:
+    if named and (imports or not probe.name.lower().endswith(LOOSE_PICKLE_NAMES)):
         return bool(imports) or bool(a.opcodes > 2 and a.error_offset and a.error_offset > 2)
     return not looks_like_text(head) and any(judge(g).severity is Severity.ERROR for g in imports)
 
