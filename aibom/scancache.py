@@ -180,9 +180,9 @@ class ScanCache(HashCache):
             for rel, value in self._entries.items():
                 statkey, data = value.split("\n", 1)
                 rows.append((self.scope, rel, self.context, statkey, data))
-            gone = [(self.scope, rel) for rel in self._rows] if self._looked_up else []
-            if self._looked_up:
-                self._rows = {}  # deleted now; later flushes have only new rows to write
+            gone = []
+            if self._looked_up:  # the rows no lookup took are files that are gone: deleted by this write
+                gone, self._rows = [(self.scope, rel) for rel in self._rows], {}
             self._entries.clear()
             if not rows and not gone:
                 return

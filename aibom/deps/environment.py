@@ -59,7 +59,7 @@ def site_packages_of_env(env_dir: str) -> list[str]:
 
 def site_packages_of_python(python: str) -> list[str]:
     """Ask the user's own interpreter (not anything in the scanned tree) where its packages live."""
-    import subprocess  # these three load only when an environment is read: a warm rescan seldom reads one
+    import subprocess  # like email.parser and packaging.requirements below: loaded only to read an environment
 
     code = "import json, sysconfig; p = sysconfig.get_paths(); print(json.dumps(sorted({p['purelib'], p['platlib']})))"
     try:

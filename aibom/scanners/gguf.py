@@ -180,7 +180,6 @@ class _Reader:
         length_at, u32_at = struct.Struct(e + self.count_code).unpack_from, struct.Struct(e + "I").unpack_from
         type_offset_at = struct.Struct(e + "IQ").unpack_from
         pos = done = max_offset = 0
-        dtypes, params = info.dtypes, 0
         while done < n:
             if pos + size > end:
                 break
@@ -197,12 +196,9 @@ class _Reader:
                 numel *= dim
             ggml_type, offset = type_offset_at(window, after - 12)
             max_offset = max(max_offset, offset)
-            dtype = GGML_TYPES.get(ggml_type, f"type{ggml_type}")
-            params += numel
-            dtypes[dtype] = dtypes.get(dtype, 0) + numel
+            _count_tensor(info, ggml_type, numel)
             pos = after
             done += 1
-        info.parameter_count = (info.parameter_count or 0) + params
         self.cur.skip(pos)
         return done, max_offset
 
@@ -320,11 +316,16 @@ def _tensor_table(rd: _Reader, count: int, info: ModelInfo) -> int:
         ggml_type = rd.scalar("I", 4)
         offset = rd.scalar("Q", 8)
         max_offset = max(max_offset, offset)
-        dtype = GGML_TYPES.get(ggml_type, f"type{ggml_type}")
-        info.parameter_count = (info.parameter_count or 0) + numel
-        info.dtypes[dtype] = info.dtypes.get(dtype, 0) + numel
+        _count_tensor(info, ggml_type, numel)
         count -= 1
     return max_offset
+
+
+def _count_tensor(info: ModelInfo, ggml_type: int, numel: int) -> None:
+    """Add one tensor's elements to the parameter count and to its type's count (both ways of reading it)."""
+    dtype = GGML_TYPES.get(ggml_type, f"type{ggml_type}")
+    info.parameter_count = (info.parameter_count or 0) + numel
+    info.dtypes[dtype] = info.dtypes.get(dtype, 0) + numel
 
 
 def _str(metadata: dict[str, Any], key: str) -> str | None:
