@@ -23,7 +23,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from hf_fixtures import save_sharded, save_single, tiny_state_dict, write_card, write_json
 
 from aibom.bom import cdx_basics, cyclonedx, ml_extensions
-from aibom.bom.assemble import render_json
+from aibom.bom.formats import render as render_bom
 from aibom.bom.fragments import FILENAME, FragmentCache
 from aibom.inventory import Inventory
 from aibom.pipeline import ScanOptions, scan_tree
@@ -108,7 +108,7 @@ def test_assembled_document_is_the_libraries_whole_document(
     assert any(a.parts for a in inv.artifacts)
     assert {f.category for f in inv.findings} >= {"unsafe-code", "integrity"}, inv.findings
 
-    assembled = render_json(inv, spec_version)
+    assembled = render_bom(inv, "cyclonedx-json", spec_version)
     serial = json.loads(assembled)["serialNumber"]
     expected = _library_document(inv, spec_version).replace(cdx_basics.ZERO_SERIAL.urn, serial, 1)
     assert assembled == expected
@@ -120,7 +120,7 @@ def test_empty_tree_matches_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     (tmp_path / "empty").mkdir()
     inv = _scan(tmp_path / "empty")
-    assembled = render_json(inv, "1.6")
+    assembled = render_bom(inv, "cyclonedx-json", "1.6")
     serial = json.loads(assembled)["serialNumber"]
     assert assembled == _library_document(inv, "1.6").replace(cdx_basics.ZERO_SERIAL.urn, serial, 1)
 
@@ -133,7 +133,7 @@ def test_fragments_are_reused_and_refreshed_in_place(tmp_path: Path, monkeypatch
     def render(inv: Inventory) -> str:
         fragments = FragmentCache(cache_dir, str(root))
         try:
-            return render_json(inv, "1.6", fragments)
+            return render_bom(inv, "cyclonedx-json", "1.6", fragments)
         finally:
             fragments.close()
 
@@ -147,7 +147,7 @@ def test_fragments_are_reused_and_refreshed_in_place(tmp_path: Path, monkeypatch
     (root / "data" / "reviews" / "train.csv").write_text("text,label\ngood,1\nbad,0\nugly,0\n")
     changed_inv = _scan(root)
     changed = render(changed_inv)
-    assert changed == render_json(_scan(root), "1.6")  # what an uncached render writes
+    assert changed == render_bom(_scan(root), "cyclonedx-json", "1.6")  # what an uncached render writes
     # the csv, the dataset that holds it, and the model whose card names the dataset are not affected
     # by the edit alone; only what the edit changes is rendered again
     assert 1 <= changed_inv.stats.components_rendered <= 2, changed_inv.stats
@@ -246,7 +246,7 @@ def test_an_upgrade_of_a_rendering_library_renders_every_component_again(
         inventory = _scan(root)
         fragments = FragmentCache(tmp_path / "cache", str(root))
         try:
-            texts.append(render_json(inventory, "1.6", fragments))
+            texts.append(render_bom(inventory, "cyclonedx-json", "1.6", fragments))
         finally:
             fragments.close()
         return inventory

@@ -191,13 +191,6 @@ def _dependency_text(ref: str, refs: list[str]) -> str:
     return f'    {{\n      "dependsOn": [\n{items}\n      ],\n      "ref": {quoted}\n    }}'
 
 
-def render_json(
-    inv: Inventory, spec_version: str, fragments: FragmentCache | None = None, timestamp: datetime | None = None
-) -> str:
-    """The CycloneDX JSON text of `inv` (see `render_json_chunks`)."""
-    return "".join(render_json_chunks(inv, spec_version, fragments, timestamp))
-
-
 def render_json_chunks(
     inv: Inventory, spec_version: str, fragments: FragmentCache | None = None, timestamp: datetime | None = None
 ) -> list[str]:
