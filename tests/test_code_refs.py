@@ -101,10 +101,46 @@ def test_notebook_references_and_shared_components(tmp_path: Path) -> None:
 
 
 def test_unparsable_code_is_reported_not_fatal(tmp_path: Path) -> None:
-    (tmp_path / "old.py").write_text("print 'python 2'\n", encoding="utf-8")
-    (tmp_path / "deep.py").write_text("x = " + "(" * 100_000 + ")" * 100_000 + "\n", encoding="utf-8")
+    (tmp_path / "old.py").write_text("print 'python 2'\nm = AutoModel.from_pretrained('a/b')\n", encoding="utf-8")
+    (tmp_path / "deep.py").write_text("import torch.hub\nx = " + "(" * 100_000 + ")" * 100_000 + "\n", "utf-8")
+    # Code that names no recognised call cannot reference anything: it is not parsed, so not reported.
+    (tmp_path / "plain_py2.py").write_text("print 'python 2'\n", encoding="utf-8")
     found = sorted((f["location"], f["severity"], f["category"]) for f in findings_of(scan_bom(tmp_path)))
     assert found == [("deep.py", "info", "unreadable"), ("old.py", "info", "unreadable")]
+
+
+def test_identifiers_spelt_with_compatibility_characters_are_still_found(tmp_path: Path) -> None:
+    """Python reads `ｆｒｏｍ_pretrained` (fullwidth letters) as `from_pretrained`: such source is parsed."""
+    source = 'from transformers import AutoModel\nm = AutoModel.\uff46\uff52\uff4f\uff4d_pretrained("org/name")\n'
+    assert not source.isascii() and "from_pretrained" not in source
+    found = [a.name for a in scan_text(tmp_path, "wide.py", source).artifacts]
+    assert found == ["org/name"]
+
+
+_CALLEES = ["AutoModel.from_pretrained", "from_pretrained", "pipeline", "transformers.pipeline", "load_dataset",
+            "hf_hub_download", "snapshot_download", "SentenceTransformer", "torch.hub.load", "hub.load",
+            "torch.hub . load", "(torch.hub).load", "load", "torch.load", "AutoModel.\uff46rom_pretrained",
+            "pipe\u2170ne", "json.load", "x.y"]  # fmt: skip
+_ARGS = ['"org/name"', '"owner/repo:v1", "model"', 'model="org/name"', "repo_id='org/data', repo_type='dataset'",
+         '"text-classification", "org/name"', "path='org/ds'", "MODEL"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_CALLEES), st.sampled_from(_ARGS)), max_size=4), st.text(max_size=20))
+def test_code_is_skipped_only_when_it_references_nothing(calls: list[tuple[str, str]], noise: str) -> None:
+    """The filter that spares most code the parser never hides a reference the parser would find."""
+    import ast
+
+    from aibom.scanners.code_refs import may_reference, references
+
+    source = "\n".join(f"v{i} = {callee}({args})" for i, (callee, args) in enumerate(calls))
+    source += "\n# " + noise.replace("\n", " ").replace("\r", " ")
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    if references(tree):
+        assert may_reference(source), source
 
 
 def scan_text(tmp_path: Path, name: str, text: str) -> ScanOutput:

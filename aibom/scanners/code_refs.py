@@ -5,7 +5,8 @@ Recognised calls, with string-literal arguments only: `X.from_pretrained("org/na
 `snapshot_download(...)` (`repo_type="dataset"` makes it a dataset), `SentenceTransformer("...")`
 and `torch.hub.load("owner/repo", "model")`. A reference to a path inside the project is local and
 left to the file scanners; every other one becomes an external model or dataset component with the
-file and line as evidence. Notebooks (`.ipynb`) are read cell by cell.
+file and line as evidence. Notebooks (`.ipynb`) are read cell by cell. Code that names none of the
+recognised calls (most of a project's code) is not parsed at all: it cannot reference anything.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
 _TORCH_HUB = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 _MAGIC = re.compile(r"^\s*[%!?]")
 #: `load_dataset` builders that read local or given files, not a hub dataset.
+#: A recognised call names one of these in its source text (torch.hub.load through `hub`). Python
+#: NFKC-normalises identifiers, so only ASCII source without any of them is known to reference nothing.
+_CALL_WORDS = ("from_pretrained", "pipeline", "load_dataset", "snapshot_download", "SentenceTransformer", "hub")
 _BUILDERS = frozenset({"csv", "json", "parquet", "text", "arrow", "pandas", "sql", "generator", "imagefolder",
                        "audiofolder", "videofolder", "webdataset", "xml", "folder_based_builder"})  # fmt: skip
 
@@ -97,6 +101,11 @@ def references(tree: ast.AST) -> list[Reference]:
             found.append(Reference(ref[0], ref[1], last, node.lineno, revision))
     found.sort(key=lambda r: r.line)
     return found
+
+
+def may_reference(source: str) -> bool:
+    """False when `source` cannot hold a recognised call, so parsing it would find nothing (most code)."""
+    return not source.isascii() or any(word in source for word in _CALL_WORDS)
 
 
 def is_local(value: str, probe: Probe) -> bool:
@@ -171,6 +180,8 @@ class CodeReferenceScanner(Scanner):
             return
         count = 0
         for index, source in enumerate(sources):
+            if not may_reference(source):  # nothing to find: not parsed (nor reported when unparsable)
+                continue
             try:
                 tree = ast.parse(source, filename=probe.relpath)
                 refs = references(tree)
