@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -112,7 +113,13 @@ class FileProcessor:
         for artifact in out.artifacts:
             if artifact.content_path and not artifact.sha256:
                 findings = len(result.out.findings)
-                self._hash(artifact, result)
+                if probe.complete and artifact.content_path == probe.path:  # the probe read it all: no reread
+                    artifact.sha256 = hashlib.sha256(probe.head).hexdigest()
+                    result.hashed_files += 1
+                    result.hashed_bytes += probe.size
+                    self.progress.add_bytes(probe.size)
+                else:
+                    self._hash(artifact, result)
                 hashed += 1
                 cacheable = cacheable and artifact.sha256 is not None and len(result.out.findings) == findings
         if self.scans is not None and cacheable:
@@ -182,9 +189,10 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     scans = ScanCache((options.cache_dir or default_cache_dir()), root_real) if options.use_cache else None
     if scans is not None and scans.warning:
         inv.warnings.append(scans.warning)
-    processor = FileProcessor(root_real, Hasher(cache, progress.add_bytes), progress, scans)
-    artifacts: dict[str, Artifact] = {}
     jobs = options.jobs or min(32, (os.cpu_count() or 1) * 2)
+    hasher = Hasher(cache, progress.add_bytes, processes=min(jobs, os.cpu_count() or 1))
+    processor = FileProcessor(root_real, hasher, progress, scans)
+    artifacts: dict[str, Artifact] = {}
     try:
         results = _from_cache(scans, walked.files, progress)
         misses = [entry for entry, result in zip(walked.files, results, strict=True) if result is None]
@@ -206,7 +214,11 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
                     _merge(artifacts, artifact)
                 inv.findings.extend(result.out.findings)
                 inv.license_files.extend(result.out.license_files)
+    except BaseException:
+        hasher.close(abort=True)  # Ctrl-C or an error: no waiting for a worker halfway through a large file
+        raise
     finally:
+        hasher.close()
         progress.finish()
         cache.close()
         if scans is not None:

@@ -20,6 +20,11 @@ class ReadError(Exception):
 
 def open_regular(path: str) -> int:
     """Open `path` read-only without blocking and insist it is a regular file. Returns an fd."""
+    return open_regular_stat(path)[0]
+
+
+def open_regular_stat(path: str) -> tuple[int, os.stat_result]:
+    """`open_regular`, with the file's status as it was opened."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
@@ -29,10 +34,13 @@ def open_regular(path: str) -> int:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ReadError("not a regular file")
+    except OSError as exc:
+        os.close(fd)
+        raise ReadError(exc.strerror or str(exc)) from exc
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
 
 
 @dataclass
@@ -46,6 +54,9 @@ class Probe:
     root: str = ""  # the scanned root's real path
     #: what a scanner's `identify` worked out about this file, for its `scan` to reuse (keyed by family)
     identified: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: the head is the whole file, read while its status (size, times, inode) stayed the same: its hash
+    #: is the file's, as `hashing.sha256_file` would give it
+    complete: bool = False
 
     @property
     def name(self) -> str:
@@ -86,15 +97,19 @@ class Probe:
 
     @classmethod
     def from_file(cls, relpath: str, path: str, root: str = "") -> tuple[Probe, os.stat_result]:
-        fd = open_regular(path)
+        fd, st = open_regular_stat(path)
         try:
-            st = os.fstat(fd)
             head = os.pread(fd, HEAD_BYTES, 0)[: st.st_size]  # a file growing meanwhile is read as it was sized
+            complete = len(head) == st.st_size and _state(st) == _state(os.fstat(fd))
         except OSError as exc:
             raise ReadError(exc.strerror or str(exc)) from exc
         finally:
             os.close(fd)
-        return cls(relpath, path, st.st_size, head, root), st
+        return cls(relpath, path, st.st_size, head, root, complete=complete), st
+
+
+def _state(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 _TEXT_CONTROL = set(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}

@@ -1,0 +1,145 @@
+"""Large files hashed in worker processes, small ones from the bytes the probe already read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from aibom.hashcache import HashCache, key_of
+from aibom.hashing import Hasher, sha256_file
+from aibom.hashworker import Workers
+from aibom.pipeline import ScanOptions, scan_tree
+from aibom.sniff import HEAD_BYTES, Probe, ReadError
+
+from conftest import component_at, run_aibom
+
+
+def _sparse(path: Path, size: int, tail: bytes = b"end") -> Path:
+    with open(path, "wb") as fh:
+        fh.truncate(size - len(tail))
+        fh.seek(size - len(tail))
+        fh.write(tail)
+    return path
+
+
+def _uncached() -> HashCache:
+    return HashCache(None)
+
+
+def test_worker_hashes_equal_hashlib_and_keys_equal_stat(tmp_path: Path) -> None:
+    names = ["empty", "small", "three-mib", "na\udcffme", "new\nline"]
+    sizes = [0, 10, 3 * (1 << 20) + 7, 100, 5]
+    hasher = Hasher(_uncached(), processes=2, large=0)
+    try:
+        for name, size in zip(names, sizes, strict=True):
+            path = tmp_path / name
+            data = os.urandom(size)
+            path.write_bytes(data)
+            digest, hit = hasher.hash(str(path))
+            assert (digest, hit) == (hashlib.sha256(data).hexdigest(), False)
+        workers = hasher._workers
+        assert workers is not None and 1 <= len(workers._all) <= 2  # the work went to processes
+    finally:
+        hasher.close()
+    assert all(w.proc.poll() is not None for w in workers._all) or not workers._all
+
+
+def test_worker_reports_what_it_cannot_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    hasher = Hasher(_uncached(), processes=1, large=0)
+    try:
+        with pytest.raises(ReadError, match="not a regular file"):
+            hasher.hash(str(fifo))
+        (tmp_path / "ok").write_bytes(b"fine")  # the worker goes on after an error
+        assert hasher.hash(str(tmp_path / "ok"))[0] == hashlib.sha256(b"fine").hexdigest()
+    finally:
+        hasher.close()
+
+
+def _first_worker(hasher: Hasher) -> Workers:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = hasher._workers
+        if workers is not None and workers._all:
+            return workers
+        time.sleep(0.01)
+    raise AssertionError("no worker process started")
+
+
+def test_killed_worker_falls_back_to_hashing_in_the_thread(tmp_path: Path) -> None:
+    big = _sparse(tmp_path / "big.bin", 3 << 30)
+    expected, _ = sha256_file(str(big))
+    hasher = Hasher(_uncached(), processes=1, large=1 << 20)
+    got: list[str] = []
+    thread = threading.Thread(target=lambda: got.append(hasher.hash(str(big))[0]))
+    thread.start()
+    workers = _first_worker(hasher)
+    time.sleep(0.2)
+    workers._all[0].proc.kill()  # as the out-of-memory killer would
+    thread.join(120)
+    hasher.close()
+    assert got == [expected]
+    assert hasher.processes == 0  # the rest of the scan hashes in threads
+
+
+def test_aborted_scan_kills_workers_mid_file(tmp_path: Path) -> None:
+    big = _sparse(tmp_path / "big.bin", 8 << 30)
+    hasher = Hasher(_uncached(), processes=1, large=1 << 20)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            hasher.hash(str(big))
+        except BaseException as exc:  # recorded for the assertion
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    proc = _first_worker(hasher)._all[0].proc
+    time.sleep(0.2)
+    hasher.close(abort=True)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert [str(e) for e in errors] == ["scan interrupted"]
+    assert proc.poll() is not None
+
+
+def test_scan_hashes_large_files_in_workers_and_caches_them(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    big = _sparse(tree / "weights.bin", 80 << 20, tail=b"\x00\x01tail")
+    cache = tmp_path / "cache"
+    inv = scan_tree(tree, ScanOptions(cache_dir=cache))
+    (artifact,) = [a for a in inv.artifacts if a.location == "weights.bin"]
+    assert artifact.sha256 == sha256_file(str(big))[0]
+    assert (inv.stats.hashed_files, inv.stats.hashed_bytes) == (1, 80 << 20)
+    cached = HashCache(cache)
+    try:
+        assert cached.get(key_of(os.stat(big))) == artifact.sha256  # the worker's key is the file's
+    finally:
+        cached.close()
+
+
+def test_probe_of_a_whole_small_file_is_complete(tmp_path: Path) -> None:
+    for size, complete in ((0, True), (HEAD_BYTES, True), (HEAD_BYTES + 1, False)):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(os.urandom(size))
+        probe, _ = Probe.from_file(path.name, str(path))
+        assert probe.complete is complete
+
+
+def test_small_files_hashed_from_the_head_match_the_file(tmp_path: Path) -> None:
+    """Every file the probe read whole is hashed from those bytes; the BOM's hashes are the files'."""
+    for i, size in enumerate((1, 100, HEAD_BYTES - 1, HEAD_BYTES, HEAD_BYTES + 1, 50_000)):
+        (tmp_path / f"blob{i}.bin").write_bytes(b"\x00\xff" + os.urandom(size))
+    doc = json.loads(run_aibom("scan", str(tmp_path), "-o", "-", "--no-cache").stdout)
+    for path in tmp_path.glob("blob*.bin"):
+        comp = component_at(doc, path.name)
+        assert comp["hashes"] == [{"alg": "SHA-256", "content": hashlib.sha256(path.read_bytes()).hexdigest()}]
