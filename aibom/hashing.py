@@ -12,7 +12,7 @@ from .hashcache import HashCache, Key, key_of
 from .sniff import ReadError, open_regular
 
 if TYPE_CHECKING:
-    from .hashworker import Workers
+    from .hashworker import HashWorkers
 
 CHUNK = 1 << 20
 #: Files from this size up are hashed in worker processes when a scan has them (see `Hasher`).
@@ -72,7 +72,7 @@ class Hasher:
         self.progress = progress
         self.processes = processes
         self.large = large
-        self._workers: Workers | None = None
+        self._workers: HashWorkers | None = None
         self._lock = threading.Lock()
         self._aborted = False
 
@@ -98,11 +98,11 @@ class Hasher:
 
     def _in_process(self, path: str) -> tuple[str, Key] | None:
         """(sha256, status key) from a worker process; None when there are no working processes."""
-        from .hashworker import WorkerGone, Workers  # only when a large file is hashed
+        from .hashworker import HashWorkers, WorkerGone  # only when a large file is hashed
 
         with self._lock:
             if self._workers is None and self.processes > 0 and not self._aborted:
-                self._workers = Workers(self.processes)
+                self._workers = HashWorkers(self.processes)
             workers = self._workers if self.processes > 0 else None
         if workers is None:
             return None

@@ -22,7 +22,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from hf_fixtures import save_sharded, save_single, tiny_state_dict, write_card, write_json
 
-from aibom.bom import cdx_basics, cyclonedx, ml_extensions
+from aibom.bom import assemble, cdx_basics, cyclonedx, ml_extensions, render_worker
 from aibom.bom.formats import render as render_bom
 from aibom.bom.fragments import FILENAME, FragmentCache
 from aibom.inventory import Inventory
@@ -263,3 +263,57 @@ def test_an_upgrade_of_a_rendering_library_renders_every_component_again(
         assert texts[0] == texts[1] == texts[2]  # the same document, rendered again
     finally:
         assemble._libraries.cache_clear()
+
+
+class _CountingWorkers(render_worker.Workers):
+    """The real worker processes, counting the batches they answer."""
+
+    asked = 0
+
+    def ask(self, request: bytes) -> bytes:
+        answer = super().ask(request)
+        _CountingWorkers.asked += 1
+        return answer
+
+
+def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of two components, all rendered by worker processes (two, whatever this machine's cores)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    monkeypatch.setattr(assemble, "BATCH", 2)
+    monkeypatch.setattr(assemble, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(render_worker, "Workers", _CountingWorkers)
+    _CountingWorkers.asked = 0
+
+
+@pytest.mark.parametrize("spec_version", ["1.6", "1.7"])
+def test_components_rendered_in_worker_processes_are_the_same(
+    tmp_path: Path, spec_version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _in_workers(monkeypatch)
+    inv = _scan(_project(tmp_path / "proj"))
+    assembled = render_bom(inv, "cyclonedx-json", spec_version)
+    batches = -(-len(inv.artifacts) // 2)
+    assert _CountingWorkers.asked == batches > 4
+    serial = json.loads(assembled)["serialNumber"]
+    assert assembled == _library_document(inv, spec_version).replace(cdx_basics.ZERO_SERIAL.urn, serial, 1)
+
+
+def test_workers_that_cannot_start_leave_rendering_to_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inv = _scan(_project(tmp_path / "proj"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    expected = render_bom(inv, "cyclonedx-json", "1.6")
+    _in_workers(monkeypatch)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert render_bom(inv, "cyclonedx-json", "1.6") == expected
+    assert _CountingWorkers.asked == 0
+
+
+def test_an_invalid_component_from_a_worker_fails_the_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _in_workers(monkeypatch)
+    inv = _scan(_project(tmp_path / "proj"))
+    (blob,) = [a for a in inv.artifacts if a.location == "blob.dat"]
+    blob.sha256 = "not-a-hash"
+    with pytest.raises(cdx_basics.InvalidBom, match="hashes/0/content: 'not-a-hash' does not match"):
+        render_bom(inv, "cyclonedx-json", "1.6")
+    assert _CountingWorkers.asked > 0

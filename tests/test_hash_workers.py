@@ -13,7 +13,7 @@ import pytest
 
 from aibom.hashcache import HashCache, key_of
 from aibom.hashing import Hasher, sha256_file
-from aibom.hashworker import Workers
+from aibom.hashworker import HashWorkers
 from aibom.pipeline import ScanOptions, scan_tree
 from aibom.sniff import HEAD_BYTES, Probe, ReadError
 
@@ -44,10 +44,12 @@ def test_worker_hashes_equal_hashlib_and_keys_equal_stat(tmp_path: Path) -> None
             digest, hit = hasher.hash(str(path))
             assert (digest, hit) == (hashlib.sha256(data).hexdigest(), False)
         workers = hasher._workers
-        assert workers is not None and 1 <= len(workers._all) <= 2  # the work went to processes
+        assert workers is not None
+        started = workers.processes.started
+        assert 1 <= len(started) <= 2  # the work went to processes
     finally:
         hasher.close()
-    assert all(w.proc.poll() is not None for w in workers._all) or not workers._all
+    assert all(w.proc.poll() is not None for w in started)  # and they were ended
 
 
 def test_worker_reports_what_it_cannot_read(tmp_path: Path) -> None:
@@ -63,11 +65,11 @@ def test_worker_reports_what_it_cannot_read(tmp_path: Path) -> None:
         hasher.close()
 
 
-def _first_worker(hasher: Hasher) -> Workers:
+def _first_worker(hasher: Hasher) -> HashWorkers:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         workers = hasher._workers
-        if workers is not None and workers._all:
+        if workers is not None and workers.processes.started:
             return workers
         time.sleep(0.01)
     raise AssertionError("no worker process started")
@@ -82,7 +84,7 @@ def test_killed_worker_falls_back_to_hashing_in_the_thread(tmp_path: Path) -> No
     thread.start()
     workers = _first_worker(hasher)
     time.sleep(0.2)
-    workers._all[0].proc.kill()  # as the out-of-memory killer would
+    workers.processes.started[0].proc.kill()  # as the out-of-memory killer would
     thread.join(120)
     hasher.close()
     assert got == [expected]
@@ -102,7 +104,7 @@ def test_aborted_scan_kills_workers_mid_file(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=run)
     thread.start()
-    proc = _first_worker(hasher)._all[0].proc
+    proc = _first_worker(hasher).processes.started[0].proc
     time.sleep(0.2)
     hasher.close(abort=True)
     thread.join(60)

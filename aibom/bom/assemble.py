@@ -43,6 +43,12 @@ from .relations import dependency_refs, split_findings, top_level_refs
 
 #: Components rendered through the library at once: bounds its memory (about 30 KiB a component) on large trees.
 BATCH = 500
+#: From this many components to render, batches go to worker processes, one per core (`render_worker`):
+#: rendering is pure Python, so in this process it used one core. Below, starting the workers and
+#: importing the library in each costs more than it saves.
+PARALLEL_FROM = 4 * BATCH
+#: A batch: `render_fragments`' arguments.
+Batch = tuple[list[Artifact], dict[str, list[Finding]], dict[str, Artifact], dict[str, list[str]], str]
 _INDENT = "    "  # a component's depth in the document: {"components": [ {...} ]}
 _quote = json.JSONEncoder(ensure_ascii=False).encode  # one string as JSON
 
@@ -119,7 +125,7 @@ def _fragment_text(component: dict[str, Any]) -> str:
     return "\n".join(_INDENT + line for line in text.split("\n"))
 
 
-def _render_fragments(
+def render_fragments(
     artifacts: list[Artifact],
     findings: dict[str, list[Finding]],
     by_ref: dict[str, Artifact],
@@ -136,6 +142,24 @@ def _render_fragments(
     doc["dependencies"] = [_dependency(a.ref, depends_on[a.ref]) for a in artifacts]
     _check(doc, spec_version)
     return {comp["bom-ref"]: _fragment_text(comp) for comp in doc.get("components", [])}
+
+
+def _batch(
+    artifacts: list[Artifact],
+    findings: dict[str, list[Finding]],
+    by_ref: dict[str, Artifact],
+    depends_on: dict[str, list[str]],
+    spec_version: str,
+) -> Batch:
+    """`render_fragments`' arguments for these artifacts, with only what they are rendered from."""
+    parts = [p for a in artifacts for p in a.walk()]
+    return (
+        artifacts,
+        {p.ref: findings[p.ref] for p in parts if p.ref in findings},
+        {ref: by_ref[ref] for p in parts for ref in p.ancestors if ref in by_ref},
+        {a.ref: depends_on[a.ref] for a in artifacts},
+        spec_version,
+    )
 
 
 def _check(doc: dict[str, Any], spec_version: str) -> None:
@@ -208,11 +232,18 @@ def render_json_chunks(
     cached = fragments.load() if fragments is not None else {}
     missing = [a for a in inv.artifacts if keys[a.ref] not in cached]
     rendered: dict[str, str] = {}
-    for start in range(0, len(missing), BATCH):  # the library's object graph for one batch at a time
-        batch = missing[start : start + BATCH]
-        rendered.update(_render_fragments(batch, findings, by_ref, depends_on, spec_version))
-        if len(missing) > BATCH:  # the library's objects hold cycles: free each batch's before the next
-            gc.collect()
+    batches = [missing[i : i + BATCH] for i in range(0, len(missing), BATCH)]
+    processes = min(os.cpu_count() or 1, len(batches))
+    if len(missing) >= PARALLEL_FROM and processes > 1:
+        from .render_worker import render_batches
+
+        args = [_batch(batch, findings, by_ref, depends_on, spec_version) for batch in batches]
+        rendered = render_batches(args, render_fragments, processes)
+    else:
+        for batch in batches:  # the library's object graph for one batch at a time
+            rendered.update(render_fragments(batch, findings, by_ref, depends_on, spec_version))
+            if len(batches) > 1:  # the library's objects hold cycles: free each batch's before the next
+                gc.collect()
     texts = {ref: cached[key] if key in cached else rendered[ref] for ref, key in keys.items()}
     inv.stats.components_rendered, inv.stats.components_reused = len(missing), len(keys) - len(missing)
 

@@ -1,0 +1,150 @@
+"""aibom's own worker processes (`python -m aibom.<module>`), spoken to over pipes in length-prefixed frames.
+
+A scan's threads share one GIL; work that is CPU-bound for long (hashing a large file, rendering thousands
+of components) runs in these processes instead. Plain pipes rather than `multiprocessing`: a spawned
+multiprocessing child re-runs the parent's main script (any script that calls aibom without a
+`__main__` guard would run twice), and a forked one inherits the scan's threads and their locks.
+A worker reads requests from its stdin and answers each on its stdout until its stdin closes; it
+ignores Ctrl-C, which reaches the scan, and the scan stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO
+
+_LENGTH = struct.Struct(">Q")
+
+
+class WorkerGone(Exception):
+    """A worker could not be started, or died before it answered."""
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    body = stream.read(length)
+    return body if len(body) == length else None
+
+
+def _write_frame(stream: IO[bytes], payload: bytes) -> None:
+    stream.write(_LENGTH.pack(len(payload)) + payload)
+    stream.flush()
+
+
+class Worker:
+    """One worker process running `python -m <module>`."""
+
+    def __init__(self, module: str) -> None:
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ)  # the worker imports the aibom this process runs, however it was found
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", module],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # Ctrl-C goes to the scan, which stops the workers
+            )
+        except (OSError, ValueError) as exc:
+            raise WorkerGone(str(exc)) from exc
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
+
+    def ask(self, request: bytes) -> bytes:
+        try:
+            _write_frame(self.stdin, request)
+            answer = _read_frame(self.stdout)
+        except (OSError, ValueError) as exc:
+            raise WorkerGone(str(exc)) from exc
+        if answer is None:
+            raise WorkerGone("the worker process exited")
+        return answer
+
+    def stop(self, kill: bool) -> None:
+        if kill:
+            self.proc.kill()
+        for stream in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        try:
+            self.proc.wait(timeout=None if kill else 60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Workers:
+    """Up to `count` processes of one module, started as work comes; each answers one request at a time."""
+
+    def __init__(self, module: str, count: int) -> None:
+        self.module = module
+        self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        self._all: list[Worker] = []
+        self._lock = threading.Lock()
+        self._free = threading.BoundedSemaphore(max(1, count))
+        self._stopped = False
+
+    def ask(self, request: bytes) -> bytes:
+        """A worker's answer to `request`. Raises WorkerGone if no worker could answer it."""
+        with self._free:
+            worker = self._take()
+            try:
+                answer = worker.ask(request)
+            except WorkerGone:
+                self._drop(worker)
+                raise
+            self._idle.put(worker)
+            return answer
+
+    @property
+    def started(self) -> list[Worker]:
+        with self._lock:
+            return list(self._all)
+
+    def _take(self) -> Worker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._stopped:
+                raise WorkerGone("stopped")
+            worker = Worker(self.module)
+            self._all.append(worker)
+            return worker
+
+    def _drop(self, worker: Worker) -> None:
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+        worker.stop(kill=True)
+
+    def stop(self, kill: bool = False) -> None:
+        """End every worker: after its current request, or at once if `kill`."""
+        with self._lock:
+            self._stopped = True
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.stop(kill)
+
+
+def serve(handle: Callable[[bytes], bytes]) -> None:
+    """The worker side: answer each request with `handle(request)` until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while (request := _read_frame(stdin)) is not None:
+        _write_frame(stdout, handle(request))
