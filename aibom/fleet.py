@@ -106,13 +106,18 @@ def _scan(path: str, options: dict[str, Any], row: RepoResult) -> dict[str, str]
         excludes=tuple(options.get("excludes", ())),
         use_cache=options.get("use_cache", True),
         jobs=options.get("threads"),
+        processes=options.get("processes"),
     )
     fmt = options.get("format", "cyclonedx-json")
     inv = scan_tree(root, scan_options)
     policy_engine.openness(inv)  # as `aibom scan` does before writing
     timestamp = epoch_timestamp(options.get("source_date_epoch"))  # the client's SOURCE_DATE_EPOCH, or now
     with fragment_cache(root, scan_options, fmt) as fragments:
-        out = {"bom_text": render(inv, fmt, options.get("spec_version", "1.6"), fragments, timestamp)}
+        out = {
+            "bom_text": render(
+                inv, fmt, options.get("spec_version", "1.6"), fragments, timestamp, options.get("processes")
+            )
+        }
     row.components = len(inv.artifacts)
     row.models = sum(1 for a in inv.artifacts if a.kind == Kind.MODEL)
     if options.get("check"):
@@ -180,6 +185,8 @@ def scan_many(
         opts["policy"] = os.path.abspath(opts["policy"])
     repos = unique_paths(paths)
     started = time.perf_counter()
+    if client is not None:
+        opts.setdefault("processes", 1)  # a Dask worker runs several tasks at once: one hashing process each
     raw = _run_dask(repos, opts, client) if client is not None else _run_local(repos, opts, jobs)
     rows: dict[str, RepoResult] = {}
     for path, payload in raw:
@@ -234,6 +241,7 @@ def _run_local(repos: list[str], opts: dict[str, Any], jobs: int | None) -> Iter
     cores = os.cpu_count() or 1
     workers = max(1, min(jobs or cores, len(repos) or 1))
     opts.setdefault("threads", max(2, (2 * cores) // workers))  # file threads per scan: no oversubscription
+    opts.setdefault("processes", max(1, cores // workers))  # and hashing/rendering worker processes
     if not repos:
         return
     methods = multiprocessing.get_all_start_methods()

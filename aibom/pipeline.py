@@ -38,6 +38,8 @@ class ScanOptions:
     use_cache: bool = True
     cache_dir: Path | None = None
     jobs: int | None = None
+    #: worker processes that hash files of 64 MiB and more (default: one per core, at most `jobs`; 0: none)
+    processes: int | None = None
     pythons: tuple[str, ...] = ()  # interpreters whose installed packages resolve dependencies
     online: bool = False  # enrich missing licenses from the package index and the model hub
     progress: Progress = field(default_factory=lambda: Progress(enabled=False))
@@ -190,7 +192,8 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     if scans is not None and scans.warning:
         inv.warnings.append(scans.warning)
     jobs = options.jobs or min(32, (os.cpu_count() or 1) * 2)
-    hasher = Hasher(cache, progress.add_bytes, processes=min(jobs, os.cpu_count() or 1))
+    processes = min(jobs, os.cpu_count() or 1) if options.processes is None else options.processes
+    hasher = Hasher(cache, progress.add_bytes, processes=processes)
     processor = FileProcessor(root_real, hasher, progress, scans)
     artifacts: dict[str, Artifact] = {}
     try:

@@ -5,7 +5,8 @@ of components) runs in these processes instead. Plain pipes rather than `multipr
 multiprocessing child re-runs the parent's main script (any script that calls aibom without a
 `__main__` guard would run twice), and a forked one inherits the scan's threads and their locks.
 A worker reads requests from its stdin and answers each on its stdout until its stdin closes; it
-ignores Ctrl-C, which reaches the scan, and the scan stops it.
+ignores Ctrl-C, which reaches the scan, and the scan stops it. It starts with `python -P`, so an `aibom`
+folder in the working folder (say, in the tree being scanned) is never imported in its place.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import IO
 
 _LENGTH = struct.Struct(">Q")
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))  # this aibom, which a worker must run too
 
 
 class WorkerGone(Exception):
@@ -46,16 +48,16 @@ class Worker:
     """One worker process running `python -m <module>`."""
 
     def __init__(self, module: str) -> None:
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ)  # the worker imports the aibom this process runs, however it was found
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+        # -P: the working folder (it may be the scanned tree) is not put on the worker's import path. The
+        # worker checks that it imported this very aibom; if not (aibom was put on this process's path by
+        # hand), it exits and the work is done here.
+        command = [sys.executable, "-P", "-m", module, _PACKAGE]
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", module],
+                command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env=env,
                 start_new_session=True,  # Ctrl-C goes to the scan, which stops the workers
             )
         except (OSError, ValueError) as exc:
@@ -144,6 +146,8 @@ class Workers:
 
 def serve(handle: Callable[[bytes], bytes]) -> None:
     """The worker side: answer each request with `handle(request)` until stdin closes."""
+    if sys.argv[1:] != [_PACKAGE]:
+        sys.exit(3)  # another aibom than the scan's: the scan does the work itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while (request := _read_frame(stdin)) is not None:

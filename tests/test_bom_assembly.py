@@ -317,3 +317,13 @@ def test_an_invalid_component_from_a_worker_fails_the_render(tmp_path: Path, mon
     with pytest.raises(cdx_basics.InvalidBom, match="hashes/0/content: 'not-a-hash' does not match"):
         render_bom(inv, "cyclonedx-json", "1.6")
     assert _CountingWorkers.asked > 0
+
+
+def test_one_process_renders_in_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`processes=1` (what each of scan-many's parallel scans gets on a busy machine) starts no workers."""
+    _in_workers(monkeypatch)
+    inv = _scan(_project(tmp_path / "proj"))
+    one = render_bom(inv, "cyclonedx-json", "1.6", processes=1)
+    assert _CountingWorkers.asked == 0
+    assert one == render_bom(inv, "cyclonedx-json", "1.6")
+    assert _CountingWorkers.asked > 0

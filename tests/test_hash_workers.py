@@ -145,3 +145,23 @@ def test_small_files_hashed_from_the_head_match_the_file(tmp_path: Path) -> None
     for path in tmp_path.glob("blob*.bin"):
         comp = component_at(doc, path.name)
         assert comp["hashes"] == [{"alg": "SHA-256", "content": hashlib.sha256(path.read_bytes()).hexdigest()}]
+
+
+def test_workers_never_import_an_aibom_from_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scanning a tree from inside it, where the tree has its own `aibom` package: the worker that
+    `python -m aibom.hashworker` starts must run the scan's aibom, not import the tree's."""
+    tree = tmp_path / "hostile"
+    (tree / "aibom").mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (tree / "aibom" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (tree / "aibom" / "hashworker.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    data = tree / "data.bin"
+    data.write_bytes(b"payload")
+    monkeypatch.chdir(tree)
+    hasher = Hasher(_uncached(), processes=1, large=0)
+    try:
+        assert hasher.hash(str(data))[0] == hashlib.sha256(b"payload").hexdigest()
+        assert hasher.processes == 1  # answered by the worker, not by the fallback
+    finally:
+        hasher.close()
+    assert not marker.exists()

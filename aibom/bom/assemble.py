@@ -216,11 +216,16 @@ def _dependency_text(ref: str, refs: list[str]) -> str:
 
 
 def render_json_chunks(
-    inv: Inventory, spec_version: str, fragments: FragmentCache | None = None, timestamp: datetime | None = None
+    inv: Inventory,
+    spec_version: str,
+    fragments: FragmentCache | None = None,
+    timestamp: datetime | None = None,
+    processes: int | None = None,
 ) -> list[str]:
     """The CycloneDX JSON text of `inv` as the pieces it is assembled from (a writer need not join them:
     the document is not held twice), reusing and refreshing the cached fragments of its components.
-    `timestamp` defaults to SOURCE_DATE_EPOCH or now."""
+    `timestamp` defaults to SOURCE_DATE_EPOCH or now; at most `processes` worker processes render
+    (default: one per core)."""
     timestamp = timestamp or build_timestamp()
     findings, loose = split_findings(inv)
     by_ref = {a.ref: a for a in inv.artifacts}
@@ -233,7 +238,7 @@ def render_json_chunks(
     missing = [a for a in inv.artifacts if keys[a.ref] not in cached]
     rendered: dict[str, str] = {}
     batches = [missing[i : i + BATCH] for i in range(0, len(missing), BATCH)]
-    processes = min(os.cpu_count() or 1, len(batches))
+    processes = min((os.cpu_count() or 1) if processes is None else processes, len(batches))
     if len(missing) >= PARALLEL_FROM and processes > 1:
         from .render_worker import render_batches
 

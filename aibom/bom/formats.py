@@ -17,13 +17,15 @@ def render(
     spec_version: str = "1.6",
     fragments: FragmentCache | None = None,
     timestamp: datetime | None = None,
+    processes: int | None = None,
 ) -> str:
     """The validated document text. Raises InvalidBom when aibom's own output fails validation.
 
     `fragments` (CycloneDX JSON only) reuses the components rendered by an earlier run of the same root.
     Libraries load only when asked for: a CycloneDX JSON BOM assembled wholly from cached fragments
-    needs none of them. `timestamp` defaults to `build_timestamp()` (SOURCE_DATE_EPOCH or now)."""
-    return "".join(render_chunks(inv, fmt, spec_version, fragments, timestamp))
+    needs none of them. `timestamp` defaults to `build_timestamp()` (SOURCE_DATE_EPOCH or now).
+    `processes` caps the worker processes that render many components (CycloneDX JSON; default: cores)."""
+    return "".join(render_chunks(inv, fmt, spec_version, fragments, timestamp, processes))
 
 
 def render_chunks(
@@ -32,13 +34,14 @@ def render_chunks(
     spec_version: str = "1.6",
     fragments: FragmentCache | None = None,
     timestamp: datetime | None = None,
+    processes: int | None = None,
 ) -> list[str]:
     """`render`'s text as pieces to write one after another: a CycloneDX JSON BOM is assembled from its
     components' fragments, and joining them would hold the document in memory a second time."""
     if fmt == "cyclonedx-json":
         from .assemble import render_json_chunks
 
-        return render_json_chunks(inv, spec_version, fragments, timestamp)
+        return render_json_chunks(inv, spec_version, fragments, timestamp, processes)
     if fmt == "cyclonedx-xml":
         from . import cyclonedx
 
