@@ -203,23 +203,24 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
             ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="aibom") as pool,
             closing(ordered_map(pool, processor, misses, ahead=jobs * 16)) as scanned,  # an error stops the rest
         ):
-            for entry, cached in zip(walked.files, results, strict=True):
-                result = cached if cached is not None else next(scanned)
-                inv.stats.files += 1
-                inv.stats.bytes += entry.size
-                inv.stats.hashed_files += result.hashed_files
-                inv.stats.hashed_bytes += result.hashed_bytes
-                inv.stats.cache_hits += result.cache_hits
-                inv.stats.scans_cached += cached is not None
-                if result.fmt:
-                    inv.stats.formats[result.fmt] = inv.stats.formats.get(result.fmt, 0) + 1
-                for artifact in result.out.artifacts:
-                    _merge(artifacts, artifact)
-                inv.findings.extend(result.out.findings)
-                inv.license_files.extend(result.out.license_files)
-    except BaseException:
-        hasher.close(abort=True)  # Ctrl-C or an error: no waiting for a worker halfway through a large file
-        raise
+            try:
+                for entry, cached in zip(walked.files, results, strict=True):
+                    result = cached if cached is not None else next(scanned)
+                    inv.stats.files += 1
+                    inv.stats.bytes += entry.size
+                    inv.stats.hashed_files += result.hashed_files
+                    inv.stats.hashed_bytes += result.hashed_bytes
+                    inv.stats.cache_hits += result.cache_hits
+                    inv.stats.scans_cached += cached is not None
+                    if result.fmt:
+                        inv.stats.formats[result.fmt] = inv.stats.formats.get(result.fmt, 0) + 1
+                    for artifact in result.out.artifacts:
+                        _merge(artifacts, artifact)
+                    inv.findings.extend(result.out.findings)
+                    inv.license_files.extend(result.out.license_files)
+            except BaseException:  # Ctrl-C or an error: stop the hashing workers before the pool waits
+                hasher.close(abort=True)  # for its threads, which may be waiting on one mid-way through a file
+                raise
     finally:
         hasher.close()
         progress.finish()

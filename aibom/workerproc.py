@@ -4,9 +4,11 @@ A scan's threads share one GIL; work that is CPU-bound for long (hashing a large
 of components) runs in these processes instead. Plain pipes rather than `multiprocessing`: a spawned
 multiprocessing child re-runs the parent's main script (any script that calls aibom without a
 `__main__` guard would run twice), and a forked one inherits the scan's threads and their locks.
-A worker reads requests from its stdin and answers each on its stdout until its stdin closes; it
-ignores Ctrl-C, which reaches the scan, and the scan stops it. It starts with `python -P`, so an `aibom`
-folder in the working folder (say, in the tree being scanned) is never imported in its place.
+A worker reads requests from its stdin and answers each on its stdout until its stdin closes. It ignores
+Ctrl-C (the scan stops it) and dies with the scan's process group. It runs with the scan's interpreter
+flags, `-P`, and aibom's parent folder as its working folder, so an `aibom` folder in the scan's working
+folder (say, the tree being scanned) is never imported in its place, not even through a relative
+PYTHONPATH entry.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from typing import IO
 
 _LENGTH = struct.Struct(">Q")
+MAX_FRAME = 1 << 30  # a longer frame means the stream is out of step: the worker is treated as gone
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))  # this aibom, which a worker must run too
 
 
@@ -35,6 +38,8 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
     if len(head) < _LENGTH.size:
         return None
     (length,) = _LENGTH.unpack(head)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes")
     body = stream.read(length)
     return body if len(body) == length else None
 
@@ -48,17 +53,18 @@ class Worker:
     """One worker process running `python -m <module>`."""
 
     def __init__(self, module: str) -> None:
-        # -P: the working folder (it may be the scanned tree) is not put on the worker's import path. The
-        # worker checks that it imported this very aibom; if not (aibom was put on this process's path by
-        # hand), it exits and the work is done here.
-        command = [sys.executable, "-P", "-m", module, _PACKAGE]
+        # -P and a working folder of aibom's own: nothing of the scan's working folder (it may be the
+        # scanned tree) is on the worker's import path. The worker checks that it imported this very aibom;
+        # if not (aibom was put on this process's path by hand), it exits and the work is done here.
+        flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # as multiprocessing does
+        command = [sys.executable, *flags, "-P", "-m", module, _PACKAGE]
         try:
             self.proc = subprocess.Popen(
                 command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C goes to the scan, which stops the workers
+                cwd=os.path.dirname(_PACKAGE),
             )
         except (OSError, ValueError) as exc:
             raise WorkerGone(str(exc)) from exc
@@ -149,6 +155,8 @@ def serve(handle: Callable[[bytes], bytes]) -> None:
     if sys.argv[1:] != [_PACKAGE]:
         sys.exit(3)  # another aibom than the scan's: the scan does the work itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin = sys.stdin.buffer
+    stdout = os.fdopen(os.dup(1), "wb")  # the answers' own channel: anything printed goes to stderr instead
+    os.dup2(2, 1)
     while (request := _read_frame(stdin)) is not None:
         _write_frame(stdout, handle(request))

@@ -22,6 +22,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from hf_fixtures import save_sharded, save_single, tiny_state_dict, write_card, write_json
 
+from aibom import workerproc
 from aibom.bom import assemble, cdx_basics, cyclonedx, ml_extensions, render_worker
 from aibom.bom.formats import render as render_bom
 from aibom.bom.fragments import FILENAME, FragmentCache
@@ -268,12 +269,17 @@ def test_an_upgrade_of_a_rendering_library_renders_every_component_again(
 class _CountingWorkers(render_worker.Workers):
     """The real worker processes, counting the batches they answer."""
 
-    asked = 0
+    asked = invalid = starts = 0
 
     def ask(self, request: bytes) -> bytes:
         answer = super().ask(request)
         _CountingWorkers.asked += 1
+        _CountingWorkers.invalid += b'"invalid"' in answer
         return answer
+
+    def _take(self) -> workerproc.Worker:
+        _CountingWorkers.starts += 1
+        return super()._take()
 
 
 def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,7 +289,7 @@ def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(assemble, "PARALLEL_FROM", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(render_worker, "Workers", _CountingWorkers)
-    _CountingWorkers.asked = 0
+    _CountingWorkers.asked = _CountingWorkers.invalid = _CountingWorkers.starts = 0
 
 
 @pytest.mark.parametrize("spec_version", ["1.6", "1.7"])
@@ -307,6 +313,7 @@ def test_workers_that_cannot_start_leave_rendering_to_the_scan(tmp_path: Path, m
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     assert render_bom(inv, "cyclonedx-json", "1.6") == expected
     assert _CountingWorkers.asked == 0
+    assert 1 <= _CountingWorkers.starts <= 2 < len(inv.artifacts) // 2  # not one doomed start per batch
 
 
 def test_an_invalid_component_from_a_worker_fails_the_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -316,7 +323,7 @@ def test_an_invalid_component_from_a_worker_fails_the_render(tmp_path: Path, mon
     blob.sha256 = "not-a-hash"
     with pytest.raises(cdx_basics.InvalidBom, match="hashes/0/content: 'not-a-hash' does not match"):
         render_bom(inv, "cyclonedx-json", "1.6")
-    assert _CountingWorkers.asked > 0
+    assert _CountingWorkers.invalid == 1  # the worker's answer, not a second render here
 
 
 def test_one_process_renders_in_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,7 +120,7 @@ def test_identifiers_spelt_with_compatibility_characters_are_still_found(tmp_pat
 _CALLEES = ["AutoModel.from_pretrained", "from_pretrained", "pipeline", "transformers.pipeline", "load_dataset",
             "hf_hub_download", "snapshot_download", "SentenceTransformer", "torch.hub.load", "hub.load",
             "torch.hub . load", "(torch.hub).load", "load", "torch.load", "AutoModel.\uff46rom_pretrained",
-            "pipe\u2170ne", "json.load", "x.y"]  # fmt: skip
+            "pipe\u217cine", "json.load", "x.y"]  # fmt: skip
 _ARGS = ['"org/name"', '"owner/repo:v1", "model"', 'model="org/name"', "repo_id='org/data', repo_type='dataset'",
          '"text-classification", "org/name"', "path='org/ds'", "MODEL"]  # fmt: skip
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from aibom.hashcache import HashCache, key_of
+from aibom import hashworker
+from aibom.hashcache import HashCache, Key, key_of
 from aibom.hashing import Hasher, sha256_file
 from aibom.hashworker import HashWorkers
 from aibom.pipeline import ScanOptions, scan_tree
@@ -82,11 +86,14 @@ def test_killed_worker_falls_back_to_hashing_in_the_thread(tmp_path: Path) -> No
     got: list[str] = []
     thread = threading.Thread(target=lambda: got.append(hasher.hash(str(big))[0]))
     thread.start()
-    workers = _first_worker(hasher)
-    time.sleep(0.2)
-    workers.processes.started[0].proc.kill()  # as the out-of-memory killer would
-    thread.join(120)
-    hasher.close()
+    try:
+        workers = _first_worker(hasher)
+        time.sleep(0.2)
+        workers.processes.started[0].proc.kill()  # as the out-of-memory killer would
+        thread.join(120)
+    finally:
+        hasher.close(abort=thread.is_alive())
+        thread.join(60)
     assert got == [expected]
     assert hasher.processes == 0  # the rest of the scan hashes in threads
 
@@ -104,16 +111,31 @@ def test_aborted_scan_kills_workers_mid_file(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=run)
     thread.start()
-    proc = _first_worker(hasher).processes.started[0].proc
-    time.sleep(0.2)
-    hasher.close(abort=True)
-    thread.join(60)
+    try:
+        proc = _first_worker(hasher).processes.started[0].proc
+        time.sleep(0.2)
+    finally:
+        hasher.close(abort=True)
+        thread.join(60)
     assert not thread.is_alive()
     assert [str(e) for e in errors] == ["scan interrupted"]
     assert proc.poll() is not None
 
 
-def test_scan_hashes_large_files_in_workers_and_caches_them(tmp_path: Path) -> None:
+class _CountingHashWorkers(HashWorkers):
+    """The real hashing processes, counting the files they hash."""
+
+    hashed = 0
+
+    def hash(self, path: str) -> tuple[str, Key]:
+        answer = super().hash(path)
+        _CountingHashWorkers.hashed += 1
+        return answer
+
+
+def test_scan_hashes_large_files_in_workers_and_caches_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashworker, "HashWorkers", _CountingHashWorkers)
+    _CountingHashWorkers.hashed = 0
     tree = tmp_path / "tree"
     tree.mkdir()
     big = _sparse(tree / "weights.bin", 80 << 20, tail=b"\x00\x01tail")
@@ -122,6 +144,7 @@ def test_scan_hashes_large_files_in_workers_and_caches_them(tmp_path: Path) -> N
     (artifact,) = [a for a in inv.artifacts if a.location == "weights.bin"]
     assert artifact.sha256 == sha256_file(str(big))[0]
     assert (inv.stats.hashed_files, inv.stats.hashed_bytes) == (1, 80 << 20)
+    assert _CountingHashWorkers.hashed == 1  # by a worker process, not the fallback
     cached = HashCache(cache)
     try:
         assert cached.get(key_of(os.stat(big))) == artifact.sha256  # the worker's key is the file's
@@ -165,3 +188,58 @@ def test_workers_never_import_an_aibom_from_the_working_folder(tmp_path: Path, m
     finally:
         hasher.close()
     assert not marker.exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_scan_stops_at_once_and_leaves_no_worker(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C (or a cancelled CI job's SIGTERM) while a worker hashes a 64 GiB file: the scan exits within
+    seconds, not after the hash, and takes its worker with it."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    _sparse(tree / "huge.bin", 64 << 30)  # about 30 s of hashing at 2 GB/s
+    env = dict(os.environ, AIBOM_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aibom", "scan", str(tree), "-o", str(tmp_path / "bom.json"), "-q"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while not workers and time.monotonic() < deadline:
+            workers = [c for c in _children(proc.pid) if b"hashworker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+            time.sleep(0.05)
+        assert workers, "no hashing worker started"
+        time.sleep(0.5)
+        start = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - start
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err
+    assert took < 10, f"the scan took {took:.1f} s to stop"
+    assert not any(_alive(w) for w in workers)
+    assert not (tmp_path / "bom.json").exists()

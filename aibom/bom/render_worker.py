@@ -2,16 +2,18 @@
 
 A cold scan of a large tree renders tens of thousands of components through cyclonedx-python-lib and
 checks them against the schema: pure Python, so under one GIL it used one core. `render_batches` hands
-the batches to one worker process per core. A request is a pickle of aibom's own objects made by the
-parent process for its child over a private pipe (nothing read from a scanned file is unpickled); an
-answer is JSON: the fragments' text, or why the batch failed. A batch whose worker is gone is rendered
-in this process, so the output never depends on whether workers could run.
+the batches to up to `processes` worker processes. A request is a pickle of aibom's own objects made by
+the parent process for its child over a private pipe (nothing read from a scanned file is unpickled); an
+answer is JSON: the fragments' text, or why the batch failed. Once a worker is gone (it could not start,
+or died), the remaining batches are rendered in this process, one at a time, so the output never
+depends on whether workers could run.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -26,16 +28,25 @@ if TYPE_CHECKING:
 def render_batches(batches: list[Batch], render: Callable[..., dict[str, str]], processes: int) -> dict[str, str]:
     """bom-ref -> fragment text of every batch, rendered by up to `processes` workers at once."""
     workers = Workers("aibom.bom.render_worker", processes)
+    gone = threading.Event()
+    here = threading.Lock()  # batches rendered in this process go one at a time (the library is not threadsafe)
+
+    def locally(batch: Batch) -> dict[str, str]:
+        with here:
+            return render(*batch)
 
     def one(batch: Batch) -> dict[str, str]:
+        if gone.is_set():
+            return locally(batch)
         try:
             answer = json.loads(workers.ask(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
         except (WorkerGone, ValueError):
-            return render(*batch)  # no worker: here, with the same code
+            gone.set()  # no more workers started: the rest here, with the same code
+            return locally(batch)
         if "invalid" in answer:
             raise InvalidBom(str(answer["invalid"]))
         if "fragments" not in answer:
-            return render(*batch)  # the worker failed unexpectedly: this process says why, if it fails too
+            return locally(batch)  # the worker failed unexpectedly: this process says why, if it fails too
         return dict(answer["fragments"])
 
     out: dict[str, str] = {}

@@ -29,10 +29,11 @@ MAX_REFERENCES = 1000
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
 _TORCH_HUB = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 _MAGIC = re.compile(r"^\s*[%!?]")
-#: `load_dataset` builders that read local or given files, not a hub dataset.
-#: A recognised call names one of these in its source text (torch.hub.load through `hub`). Python
-#: NFKC-normalises identifiers, so only ASCII source without any of them is known to reference nothing.
+#: A recognised call names one of these in its source text (hf_hub_download and torch.hub.load through
+#: `hub`). Python NFKC-normalises identifiers, so only ASCII source without any of them is known to
+#: reference nothing. A call added to `references` needs its word here (tests check the known ones).
 _CALL_WORDS = ("from_pretrained", "pipeline", "load_dataset", "snapshot_download", "SentenceTransformer", "hub")
+#: `load_dataset` builders that read local or given files, not a hub dataset.
 _BUILDERS = frozenset({"csv", "json", "parquet", "text", "arrow", "pandas", "sql", "generator", "imagefolder",
                        "audiofolder", "videofolder", "webdataset", "xml", "folder_based_builder"})  # fmt: skip
 
