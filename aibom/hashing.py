@@ -85,7 +85,7 @@ class Hasher:
         cached = self.cache.get(key_of(st))
         if cached:
             return cached, True
-        done = self._in_process(path) if st.st_size >= self.large and self.processes > 0 else None
+        done = self._in_process(path) if self.offloads(st.st_size) else None
         if done is not None:
             digest, key = done
             if self.progress:
@@ -95,6 +95,10 @@ class Hasher:
             key = key_of(before)
         self.cache.put(key, digest)
         return digest, False
+
+    def offloads(self, size: int) -> bool:
+        """Whether a file of `size` bytes goes to a worker process (while there are working ones)."""
+        return self.processes > 0 and size >= self.large
 
     def _in_process(self, path: str) -> tuple[str, Key] | None:
         """(sha256, status key) from a worker process; None when there are no working processes."""

@@ -11,14 +11,14 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import readdeps
 from .bom.fragments import FragmentCache
 from .datasets.group import group_datasets
 from .deps.model import merge_dependency
 from .deps.resolve import resolve_dependencies
-from .hashcache import HashCache, default_cache_dir
+from .hashcache import HashCache, Key, default_cache_dir
 from .hashing import FileChanged, Hasher
 from .inventory import Artifact, Category, Finding, Inventory, Kind, Severity
 from .link import link
@@ -52,6 +52,9 @@ class FileResult:
     hashed_files: int = 0
     hashed_bytes: int = 0
     cache_hits: int = 0
+    #: large files left to hash (by `FileProcessor.finish`, off the file pipeline), and what caching the
+    #: result then needs: (artifacts, scan-cache key, recorded reads, cacheable so far, files hashed)
+    later: tuple[list[Artifact], Key, Any, bool, int] | None = None
 
 
 def _unreadable(location: str | None, message: str, component: str | None = None) -> Finding:
@@ -112,21 +115,39 @@ class FileProcessor:
                 out.unreadable(probe, fmt, f"aibom could not analyse it ({type(exc).__name__}: {exc}); please report")
         result = FileResult(fmt, out)
         hashed = 0
+        later: list[Artifact] = []
         for artifact in out.artifacts:
             if artifact.content_path and not artifact.sha256:
                 findings = len(result.out.findings)
+                hashed += 1
                 if probe.complete and artifact.content_path == probe.path:  # the probe read it all: no reread
                     artifact.sha256 = hashlib.sha256(probe.head).hexdigest()
                     result.hashed_files += 1
                     result.hashed_bytes += probe.size
                     self.progress.add_bytes(probe.size)
+                elif self.hasher.offloads(artifact.size or 0):
+                    later.append(artifact)  # hashed by a worker process while the pipeline goes on
+                    continue
                 else:
                     self._hash(artifact, result)
-                hashed += 1
                 cacheable = cacheable and artifact.sha256 is not None and len(result.out.findings) == findings
-        if self.scans is not None and cacheable:
-            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if later:
+            result.later = (later, key, deps, cacheable, hashed)
+        elif self.scans is not None and cacheable:
             self.scans.put(entry.relpath, key, Cached(fmt, out, hashed), deps)
+        return result
+
+    def finish(self, relpath: str, result: FileResult) -> FileResult:
+        """Hash the large files `_process` left for later, then cache the file's result as it would have."""
+        assert result.later is not None
+        later, key, deps, cacheable, hashed = result.later
+        for artifact in later:
+            findings = len(result.out.findings)
+            self._hash(artifact, result)
+            cacheable = cacheable and artifact.sha256 is not None and len(result.out.findings) == findings
+        if self.scans is not None and cacheable:
+            self.scans.put(relpath, key, Cached(result.fmt, result.out, hashed), deps)
         return result
 
     def _hash(self, artifact: Artifact, result: FileResult) -> None:
@@ -155,6 +176,12 @@ class FileProcessor:
                 remediation="Scan a tree that is not being written to.",
             )
         )
+
+
+def _count_hashes(inv: Inventory, result: FileResult) -> None:
+    inv.stats.hashed_files += result.hashed_files
+    inv.stats.hashed_bytes += result.hashed_bytes
+    inv.stats.cache_hits += result.cache_hits
 
 
 def _merge(into: dict[str, Artifact], artifact: Artifact) -> None:
@@ -199,8 +226,10 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
     try:
         results = _from_cache(scans, walked.files, progress)
         misses = [entry for entry, result in zip(walked.files, results, strict=True) if result is None]
+        deferred: list[tuple[FileResult, int, Future[FileResult]]] = []
         with (
             ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="aibom") as pool,
+            ThreadPoolExecutor(max_workers=max(1, processes), thread_name_prefix="aibom-hash") as later,
             closing(ordered_map(pool, processor, misses, ahead=jobs * 16)) as scanned,  # an error stops the rest
         ):
             try:
@@ -208,9 +237,6 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
                     result = cached if cached is not None else next(scanned)
                     inv.stats.files += 1
                     inv.stats.bytes += entry.size
-                    inv.stats.hashed_files += result.hashed_files
-                    inv.stats.hashed_bytes += result.hashed_bytes
-                    inv.stats.cache_hits += result.cache_hits
                     inv.stats.scans_cached += cached is not None
                     if result.fmt:
                         inv.stats.formats[result.fmt] = inv.stats.formats.get(result.fmt, 0) + 1
@@ -218,8 +244,17 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
                         _merge(artifacts, artifact)
                     inv.findings.extend(result.out.findings)
                     inv.license_files.extend(result.out.license_files)
-            except BaseException:  # Ctrl-C or an error: stop the hashing workers before the pool waits
-                hasher.close(abort=True)  # for its threads, which may be waiting on one mid-way through a file
+                    if result.later is None:
+                        _count_hashes(inv, result)
+                    else:  # a large file: its hash comes later, and the files after it need not wait
+                        finishing = later.submit(processor.finish, entry.relpath, result)
+                        deferred.append((result, len(result.out.findings), finishing))
+                for result, seen, finishing in deferred:
+                    finishing.result()
+                    inv.findings.extend(result.out.findings[seen:])  # what hashing it found
+                    _count_hashes(inv, result)
+            except BaseException:  # Ctrl-C or an error: stop the hashing workers before the pools wait
+                hasher.close(abort=True)  # for their threads, which may be waiting on one mid-way through a file
                 raise
     finally:
         hasher.close()

@@ -243,3 +243,21 @@ def test_interrupted_scan_stops_at_once_and_leaves_no_worker(tmp_path: Path, sig
     assert took < 10, f"the scan took {took:.1f} s to stop"
     assert not any(_alive(w) for w in workers)
     assert not (tmp_path / "bom.json").exists()
+
+
+def test_large_files_hashed_later_are_cached_like_the_rest(tmp_path: Path) -> None:
+    """A large file's hash is finished off the file pipeline (the files after it do not wait for it); its
+    scan is still cached with the hash, so a rescan answers every file from the cache."""
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
+    _sparse(tree / "a" / "big.bin", 70 << 20, tail=b"\x00\x02big")
+    for i in range(300):
+        (tree / f"small{i:03d}.bin").write_bytes(b"\x00\xff" + os.urandom(64))
+    options = ScanOptions(cache_dir=tmp_path / "cache")
+    cold = scan_tree(tree, options)
+    warm = scan_tree(tree, options)
+    assert cold.stats.hashed_files == 301 and cold.stats.hashed_bytes == (70 << 20) + 300 * 66
+    assert warm.stats.scans_cached == warm.stats.files == 301 and warm.stats.hashed_files == 0
+    digests = {a.location: a.sha256 for a in cold.artifacts}
+    assert digests == {a.location: a.sha256 for a in warm.artifacts}
+    assert digests["a/big.bin"] == sha256_file(str(tree / "a" / "big.bin"))[0]
