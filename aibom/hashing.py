@@ -91,10 +91,17 @@ class Hasher:
             if self.progress:
                 self.progress(key[2])
         else:
-            digest, before = sha256_file(path, self.progress)
+            digest, before = sha256_file(path, self._chunk_done)
             key = key_of(before)
         self.cache.put(key, digest)
         return digest, False
+
+    def _chunk_done(self, n: int) -> None:
+        """After each chunk hashed in this process: stop if the scan was aborted, else report progress."""
+        if self._aborted:
+            raise ReadError("scan interrupted")
+        if self.progress:
+            self.progress(n)
 
     def offloads(self, size: int) -> bool:
         """Whether a file of `size` bytes goes to a worker process (while there are working ones)."""

@@ -1,4 +1,4 @@
-"""aibom's own worker processes (`python -m aibom.<module>`), spoken to over pipes in length-prefixed frames.
+"""aibom's own worker processes (each runs an `aibom.<module>` as its main module), spoken to over pipes.
 
 A scan's threads share one GIL; work that is CPU-bound for long (hashing a large file, rendering thousands
 of components) runs in these processes instead. Plain pipes rather than `multiprocessing`: a spawned
@@ -49,15 +49,29 @@ def _write_frame(stream: IO[bytes], payload: bytes) -> None:
     stream.flush()
 
 
+#: A worker's first lines: run `module` (the last argument) of the aibom in the folder given before it. Its
+#: parent folder goes first on the import path only when the path would find another aibom or none (a
+#: source checkout run from inside it): put first for good, an installed aibom's site-packages could shadow
+#: standard modules that are not imported yet.
+_BOOT = """\
+import importlib.util, os, runpy, sys
+module = sys.argv.pop()
+spec = importlib.util.find_spec("aibom")
+if spec is None or spec.origin is None or os.path.dirname(spec.origin) != sys.argv[1]:
+    sys.path.insert(0, os.path.dirname(sys.argv[1]))
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
 class Worker:
-    """One worker process running `python -m <module>`."""
+    """One worker process running `module` (`aibom.<name>`) of this aibom."""
 
     def __init__(self, module: str) -> None:
         # -P and a working folder of aibom's own: nothing of the scan's working folder (it may be the
-        # scanned tree) is on the worker's import path. The worker checks that it imported this very aibom;
-        # if not (aibom was put on this process's path by hand), it exits and the work is done here.
+        # scanned tree) is on the worker's import path. The worker checks that it imported this very aibom,
+        # and exits if not: the work is then done here.
         flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # as multiprocessing does
-        command = [sys.executable, *flags, "-P", "-m", module, _PACKAGE]
+        command = [sys.executable, *flags, "-P", "-c", _BOOT, _PACKAGE, module]
         try:
             self.proc = subprocess.Popen(
                 command,
@@ -152,7 +166,7 @@ class Workers:
 
 def serve(handle: Callable[[bytes], bytes]) -> None:
     """The worker side: answer each request with `handle(request)` until stdin closes."""
-    if sys.argv[1:] != [_PACKAGE]:
+    if sys.argv[1:] != [_PACKAGE]:  # _BOOT leaves [the module's path, the package folder it was asked for]
         sys.exit(3)  # another aibom than the scan's: the scan does the work itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin = sys.stdin.buffer
