@@ -20,7 +20,8 @@ from pathlib import Path
 
 import platformdirs
 
-Key = tuple[int, int, int, int, int]
+from .sniff import Key
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 FILENAME = "hashes-v2.sqlite3"
 _BUSY_SECONDS = 30.0
@@ -61,10 +62,6 @@ def _is_corruption(exc: sqlite3.Error) -> bool:
 def scope_of(root: str) -> str:
     """How the per-root caches name a scanned root: a digest of its real path (any bytes)."""
     return hashlib.sha256(os.fsencode(root)).hexdigest()
-
-
-def key_of(st: os.stat_result) -> Key:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class HashCache:

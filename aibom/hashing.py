@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .hashcache import HashCache, Key, key_of
-from .sniff import ReadError, open_regular
+from .hashcache import HashCache
+from .sniff import Key, ReadError, key_of, open_regular
 
 if TYPE_CHECKING:
     from .hashworker import HashWorkers

@@ -10,9 +10,8 @@ import json
 import os
 from typing import Any
 
-from .hashcache import Key
 from .hashing import FileChanged, sha256_file
-from .sniff import ReadError
+from .sniff import Key, ReadError, key_of
 from .workerproc import WorkerGone, Workers, serve
 
 __all__ = ["HashWorkers", "WorkerGone"]
@@ -44,7 +43,7 @@ def _handle(request: bytes) -> bytes:
     answer: dict[str, Any]
     try:
         digest, st = sha256_file(os.fsdecode(request))
-        answer = {"sha256": digest, "key": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]}
+        answer = {"sha256": digest, "key": list(key_of(st))}
     except FileChanged:
         answer = {"changed": True}
     except ReadError as exc:

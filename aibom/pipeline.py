@@ -18,14 +18,14 @@ from .bom.fragments import FragmentCache
 from .datasets.group import group_datasets
 from .deps.model import merge_dependency
 from .deps.resolve import resolve_dependencies
-from .hashcache import HashCache, Key, default_cache_dir
+from .hashcache import HashCache, default_cache_dir
 from .hashing import FileChanged, Hasher
 from .inventory import Artifact, Category, Finding, Inventory, Kind, Severity
 from .link import link
 from .progress import Progress
 from .scancache import Cached, ScanCache
 from .scanners import ScanOutput, identify
-from .sniff import Probe, ReadError
+from .sniff import Key, Probe, ReadError, key_of
 from .walk import FileEntry, display_path, walk
 
 _T = TypeVar("_T")
@@ -53,7 +53,8 @@ class FileResult:
     hashed_bytes: int = 0
     cache_hits: int = 0
     #: large files left to hash (by `FileProcessor.finish`, off the file pipeline), and what caching the
-    #: result then needs: (artifacts, scan-cache key, recorded reads, cacheable so far, files hashed)
+    #: result then needs: (artifacts, scan-cache key, recorded reads, cacheable so far, files hashed);
+    #: None once finished
     later: tuple[list[Artifact], Key, Any, bool, int] | None = None
 
 
@@ -131,15 +132,11 @@ class FileProcessor:
                 else:
                     self._hash(artifact, result)
                 cacheable = cacheable and artifact.sha256 is not None and len(result.out.findings) == findings
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        if later:
-            result.later = (later, key, deps, cacheable, hashed)
-        elif self.scans is not None and cacheable:
-            self.scans.put(entry.relpath, key, Cached(fmt, out, hashed), deps)
-        return result
+        result.later = (later, key_of(st), deps, cacheable, hashed)
+        return result if later else self.finish(entry.relpath, result)
 
     def finish(self, relpath: str, result: FileResult) -> FileResult:
-        """Hash the large files `_process` left for later, then cache the file's result as it would have."""
+        """Hash the large files `_process` left for later (if any), then cache the file's result."""
         assert result.later is not None
         later, key, deps, cacheable, hashed = result.later
         for artifact in later:
@@ -148,6 +145,7 @@ class FileProcessor:
             cacheable = cacheable and artifact.sha256 is not None and len(result.out.findings) == findings
         if self.scans is not None and cacheable:
             self.scans.put(relpath, key, Cached(result.fmt, result.out, hashed), deps)
+        result.later = None
         return result
 
     def _hash(self, artifact: Artifact, result: FileResult) -> None:

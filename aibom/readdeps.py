@@ -12,7 +12,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-StatKey = tuple[int, int, int, int, int] | None
+from .sniff import Key, key_of
+
+StatKey = Key | None
 _local = threading.local()
 
 
@@ -22,7 +24,7 @@ def stat_key(path: str) -> StatKey:
         st = os.lstat(path)
     except OSError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return key_of(st)
 
 
 def note(path: str) -> None:

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HEAD_BYTES = 8192
+#: A file's state as the caches key it: (device, inode, size, mtime_ns, ctime_ns). Any write changes it.
+Key = tuple[int, int, int, int, int]
+
+
+def key_of(st: os.stat_result) -> Key:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class ReadError(Exception):
@@ -100,16 +106,12 @@ class Probe:
         fd, st = open_regular_stat(path)
         try:
             head = os.pread(fd, HEAD_BYTES, 0)[: st.st_size]  # a file growing meanwhile is read as it was sized
-            complete = len(head) == st.st_size and _state(st) == _state(os.fstat(fd))
+            complete = len(head) == st.st_size and key_of(st) == key_of(os.fstat(fd))
         except OSError as exc:
             raise ReadError(exc.strerror or str(exc)) from exc
         finally:
             os.close(fd)
         return cls(relpath, path, st.st_size, head, root, complete=complete), st
-
-
-def _state(st: os.stat_result) -> tuple[int, ...]:
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 _TEXT_CONTROL = set(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}

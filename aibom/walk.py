@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .inventory import Skip
+from .sniff import Key, key_of
 
 if TYPE_CHECKING:
     import pathspec
@@ -74,13 +75,12 @@ class FileEntry(NamedTuple):
     size: int
     via_symlink: bool = False
     #: (dev, ino, size, mtime_ns, ctime_ns) of `path` when walked: what the scan-result cache is keyed by
-    key: tuple[int, int, int, int, int] | None = None
+    key: Key | None = None
 
 
 def _file_entry(rel: str, path: str, st: os.stat_result, via_symlink: bool) -> FileEntry:
     """The entry of a regular file at `path` with stat `st`, keyed as the scan cache expects."""
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    return FileEntry(display_path(rel), path, st.st_size, via_symlink, key)
+    return FileEntry(display_path(rel), path, st.st_size, via_symlink, key_of(st))
 
 
 @dataclass

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from aibom import hashworker
-from aibom.hashcache import HashCache, Key, key_of
+from aibom.hashcache import HashCache
 from aibom.hashing import Hasher, sha256_file
 from aibom.hashworker import HashWorkers
 from aibom.pipeline import ScanOptions, scan_tree
-from aibom.sniff import HEAD_BYTES, Probe, ReadError
+from aibom.sniff import HEAD_BYTES, Key, Probe, ReadError, key_of
 
 from conftest import component_at, run_aibom
 

@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aibom.hashcache import FILENAME, HashCache, key_of
+from aibom.hashcache import FILENAME, HashCache
 from aibom.hashing import sha256_file
 from aibom.pipeline import ScanOptions, scan_tree
 from aibom.scancache import FILENAME as SCANS_FILENAME
+from aibom.sniff import key_of
 
 from conftest import component_at, run_aibom
 
