@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -24,16 +23,15 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from . import __version__, readdeps
+from . import __version__, readdeps, scanrecord
 from .hashcache import HashCache, scope_of
 from .resources import data_dir
 from .scanners.base import ScanOutput
-from .scanrecord import BadRecord, decode_output, encode_output
 from .walk import FileEntry
 
 Key = tuple[int, int, int, int, int]
 FILENAME = "scans-v1.sqlite3"
-_FORMAT = 2  # 2: dicts keep the scanner's order, so a cached result equals the fresh one exactly
+_NOTHING = ScanOutput()
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
     scope TEXT NOT NULL, relpath TEXT NOT NULL, context TEXT NOT NULL, statkey TEXT NOT NULL, data TEXT NOT NULL,
@@ -59,7 +57,7 @@ def _key_text(key: Key) -> str:
 @cache
 def context() -> str:
     """aibom's version and a fingerprint (name, size, mtime) of its code and data files."""
-    parts = [__version__, str(_FORMAT)]
+    parts = [__version__, str(scanrecord.FORMAT)]
     folders = [_PACKAGE]
     with contextlib.suppress(FileNotFoundError):
         folders.append(data_dir("licenses"))
@@ -131,40 +129,24 @@ class ScanCache(HashCache):
     def _decode(self, text: str) -> Cached | None:
         """A row's result, or None when it does not decode exactly or a file it consulted has changed."""
         try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or data.get("v") != _FORMAT:
-                return None
-            fmt, hashed, deps = data.get("fmt"), data.get("hashed"), data.get("deps", {})
-            if not (fmt is None or isinstance(fmt, str)) or not isinstance(hashed, int) or not isinstance(deps, dict):
-                return None
-            wanted = {}
-            for path, value in deps.items():
-                if value is not None and (
-                    not isinstance(value, list) or len(value) != 5 or not all(type(v) is int for v in value)
-                ):
-                    return None
-                wanted[path] = tuple(value) if value is not None else None
-            if not readdeps.unchanged(wanted):
-                return None
-            out = decode_output(data.get("out"))
-        except (ValueError, BadRecord, RecursionError):
+            record = scanrecord.decode(text)
+        except scanrecord.BadRecord:
             return None
-        cached = Cached(fmt, out, hashed)
-        if not wanted and out == ScanOutput():
+        if record.deps and not readdeps.unchanged(record.deps):
+            return None
+        cached = Cached(record.fmt, record.out, record.hashed)
+        if not record.deps and record.out == _NOTHING:
             self._nothing[text] = cached  # shared: nothing reads a result's lists to change them
         return cached
 
     def put(self, relpath: str, key: Key, result: Cached, deps: dict[str, readdeps.StatKey]) -> None:  # type: ignore[override]
         if self._db is None:
             return
-        data = {
-            "v": _FORMAT,
-            "fmt": result.fmt,
-            "hashed": result.hashed,
-            "deps": {p: list(k) if k else None for p, k in sorted(deps.items())},
-            "out": encode_output(result.out),
-        }
-        text = json.dumps(data, separators=(",", ":"))  # ASCII: paths may hold any bytes; dicts keep their order
+        record = scanrecord.Record(scanrecord.FORMAT, result.fmt, result.hashed, dict(sorted(deps.items())), result.out)
+        try:
+            text = scanrecord.encode(record)
+        except (RecursionError, ValueError):  # nested past what the encoder takes: scanned again next time
+            return
         with self._lock:
             self._entries[relpath] = f"{_key_text(key)}\n{text}"
             full = len(self._entries) >= FLUSH_ROWS

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import cyclonedx  # the package's version only: its models load when something is rendered
+import msgspec
 
 from .. import __version__
 from ..inventory import Artifact, Finding, Inventory
@@ -53,13 +54,21 @@ _INDENT = "    "  # a component's depth in the document: {"components": [ {...} 
 _quote = json.JSONEncoder(ensure_ascii=False).encode  # one string as JSON
 
 
+_msgpack = msgspec.msgpack.Encoder()
+
+
 def _stable_bytes(value: object) -> bytes:
-    """Pickle without the memo: equal values give equal bytes however their strings happen to be shared."""
-    buf = io.BytesIO()
-    pickler = pickle.Pickler(buf, protocol=5)
-    pickler.fast = True  # no memo: structure only (aibom's artifacts hold no cycles)
-    pickler.dump(value)
-    return buf.getvalue()
+    """Equal values give equal bytes: msgpack of the dataclasses field by field, in C. A lone surrogate (a
+    non-UTF-8 file name) is not UTF-8, so a value holding one is pickled instead, without the memo, so that
+    how its strings happen to be shared does not matter."""
+    try:
+        return b"m" + _msgpack.encode(value)
+    except UnicodeEncodeError:
+        buf = io.BytesIO()
+        pickler = pickle.Pickler(buf, protocol=5)
+        pickler.fast = True  # no memo: structure only (aibom's artifacts hold no cycles)
+        pickler.dump(value)
+        return b"p" + buf.getvalue()
 
 
 #: Libraries whose code shapes a rendered component besides cyclonedx-python-lib itself.
