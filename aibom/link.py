@@ -3,8 +3,6 @@ for the folder they sit in and below, and models are tied to their datasets and 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .inventory import Artifact, Inventory, Kind, License
 from .license_declarations import declaration_conflicts
 from .lineage import link_lineage
@@ -36,7 +34,7 @@ def _add_folder_license(artifact: Artifact, licenses: list[License]) -> None:
     licenses, `aibom:license:mismatch` says so. Nothing is resolved silently.
     """
     declared = [lic for lic in artifact.licenses if lic.acknowledgement == "declared"]
-    artifact.licenses += [replace(lic, acknowledgement="concluded") for lic in licenses]
+    artifact.licenses += [lic.as_concluded() for lic in licenses]
     identified = [lic for lic in licenses if not (lic.name or "").startswith("unidentified license text")]
     if declared and identified and {_key(x) for x in declared} != {_key(x) for x in identified}:
         card = ", ".join(x.label for x in declared)
@@ -71,7 +69,7 @@ def apply_folder_licenses(inv: Inventory) -> None:
             chain = _folder_chain(f"{folder}/x" if folder else "x")
         for folder in chain:
             if folder in by_folder:
-                artifact.licenses = [replace(lic, acknowledgement="concluded") for lic in by_folder[folder]]
+                artifact.licenses = [lic.as_concluded() for lic in by_folder[folder]]
                 break
 
 

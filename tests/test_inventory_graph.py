@@ -51,3 +51,16 @@ def test_one_connected_graph(tmp_path: Path) -> None:
     assert httpx["licenses"] == [{"license": {"id": "BSD-3-Clause", "acknowledgement": "declared"}}]
     assert edges["pkg:pypi/httpx@0.27.0"] == ["pkg:pypi/anyio@4.4.0", "pkg:pypi/idna@3.7"]
     assert bom["metadata"]["component"]["licenses"] == [{"license": {"id": "MIT", "acknowledgement": "declared"}}]
+
+
+def test_a_concluded_license_copies_every_field_but_the_acknowledgement() -> None:
+    """`as_concluded` spells out License's fields: a field added later and not copied fails here."""
+    import dataclasses
+
+    from aibom.inventory import License
+
+    values = {f.name: f"value-{f.name}" for f in dataclasses.fields(License)}
+    lic = License(**values)
+    copy = lic.as_concluded()
+    assert copy == dataclasses.replace(lic, acknowledgement="concluded")
+    assert copy is not lic and lic.acknowledgement == "value-acknowledgement"

@@ -92,6 +92,8 @@ def fold_unversioned(artifacts: dict[str, Artifact]) -> None:
             del artifacts[ref]
     if renamed:
         for art in artifacts.values():
+            if not art.depends_on:
+                continue
             refs = (renamed.get(r, r) for r in art.depends_on)
             art.depends_on = list(dict.fromkeys(r for r in refs if r != art.ref))
 
