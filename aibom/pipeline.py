@@ -231,22 +231,27 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
             closing(ordered_map(pool, processor, misses, ahead=jobs * 16)) as scanned,  # an error stops the rest
         ):
             try:
-                for entry, cached in zip(walked.files, results, strict=True):
+                formats, findings, license_files = inv.stats.formats, inv.findings, inv.license_files
+                for entry, cached in zip(walked.files, results, strict=True):  # per file: the least work
                     result = cached if cached is not None else next(scanned)
-                    inv.stats.files += 1
-                    inv.stats.bytes += entry.size
-                    inv.stats.scans_cached += cached is not None
-                    if result.fmt:
-                        inv.stats.formats[result.fmt] = inv.stats.formats.get(result.fmt, 0) + 1
-                    for artifact in result.out.artifacts:
+                    if fmt := result.fmt:
+                        formats[fmt] = formats.get(fmt, 0) + 1
+                    out = result.out
+                    for artifact in out.artifacts:
                         _merge(artifacts, artifact)
-                    inv.findings.extend(result.out.findings)
-                    inv.license_files.extend(result.out.license_files)
+                    if out.findings:
+                        findings.extend(out.findings)
+                    if out.license_files:
+                        license_files.extend(out.license_files)
                     if result.later is None:
-                        _count_hashes(inv, result)
+                        if result.hashed_files or result.cache_hits:
+                            _count_hashes(inv, result)
                     else:  # a large file: its hash comes later, and the files after it need not wait
                         finishing = later.submit(processor.finish, entry.relpath, result)
                         deferred.append((result, len(result.out.findings), finishing))
+                inv.stats.files += len(walked.files)
+                inv.stats.bytes += sum(entry.size for entry in walked.files)
+                inv.stats.scans_cached += len(results) - results.count(None)
                 for result, seen, finishing in deferred:
                     finishing.result()
                     inv.findings.extend(result.out.findings[seen:])  # what hashing it found

@@ -51,7 +51,7 @@ class Cached:
 
 
 def _key_text(key: Key) -> str:
-    return f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{key[4]}"
+    return "%d:%d:%d:%d:%d" % key  # noqa: UP031 (the fastest of the spellings: once per walked file)
 
 
 @cache
@@ -116,14 +116,15 @@ class ScanCache(HashCache):
         """The cached result of each walked file in its current state, or None where it must be scanned.
         Files whose rows are equal and yield nothing (most source and config files) share one result."""
         self._looked_up = True
-        rows, nothing = self._rows, self._nothing
+        take, nothing, decode = self._rows.pop, self._nothing, self._decode
         found: list[Cached | None] = []
+        add = found.append
         for entry in entries:
-            row, key = rows.pop(entry.relpath, None), entry.key
+            row, key = take(entry.relpath, None), entry.key
             if row is None or key is None or row[1] != _key_text(key):
-                found.append(None)
+                add(None)
             else:
-                found.append(nothing.get(row[2]) or self._decode(row[2]))
+                add(nothing.get(row[2]) or decode(row[2]))
         return found
 
     def _decode(self, text: str) -> Cached | None:
