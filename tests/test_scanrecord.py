@@ -97,6 +97,13 @@ def test_a_non_utf8_file_name_round_trips_through_json_escapes() -> None:
     assert scanrecord.decode(text).out == out
 
 
+def test_integers_beyond_64_bits_round_trip() -> None:
+    """A hostile header can declare any count; the row keeps it exactly."""
+    out = ScanOutput([Artifact(kind=Kind.MODEL, name="m", ref="path:m", model=ModelInfo(parameter_count=2**100))])
+    back = scanrecord.decode(scanrecord.encode(_record(out))).out
+    assert back.artifacts[0].model.parameter_count == 2**100  # type: ignore[union-attr]
+
+
 def test_a_nan_fact_is_kept_not_turned_into_null() -> None:
     facts = ModelDirFile("config", {"x": [math.nan]})
     out = ScanOutput([Artifact(kind=Kind.FILE, name="c", ref="path:c", model_dir_file=facts)])

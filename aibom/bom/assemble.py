@@ -58,12 +58,12 @@ _msgpack = msgspec.msgpack.Encoder()
 
 
 def _stable_bytes(value: object) -> bytes:
-    """Equal values give equal bytes: msgpack of the dataclasses field by field, in C. A lone surrogate (a
-    non-UTF-8 file name) is not UTF-8, so a value holding one is pickled instead, without the memo, so that
-    how its strings happen to be shared does not matter."""
+    """Equal values give equal bytes: msgpack of the dataclasses field by field, in C. msgpack holds neither
+    a lone surrogate (a non-UTF-8 file name) nor an integer beyond 64 bits (a header's absurd count), so a
+    value holding one is pickled instead, without the memo: how its strings are shared does not matter."""
     try:
         return b"m" + _msgpack.encode(value)
-    except UnicodeEncodeError:
+    except (UnicodeEncodeError, OverflowError):
         buf = io.BytesIO()
         pickler = pickle.Pickler(buf, protocol=5)
         pickler.fast = True  # no memo: structure only (aibom's artifacts hold no cycles)
