@@ -284,3 +284,24 @@ def test_files_with_non_utf8_names_are_cached_too(tmp_path: Path, isolated_cache
     db.close()
     assert len(escaped) == 1 and "\\udce9" in escaped[0]
     assert _scan(root)[0] == cold
+
+
+def test_rows_match_files_whatever_their_names_sort_like(tmp_path: Path, isolated_cache: Path) -> None:
+    """Rows are read in SQLite's path order and matched to the walked files sorted in Python: names that
+    sort differently as paths and as folder walks ("a.txt" < "a/b"), non-ASCII, non-BMP and non-UTF-8 names
+    must all be found again, and a file that is gone must lose its row."""
+    root = tmp_path / "p"
+    names = ["a.txt", "a/b.bin", "a-b.bin", "a0.bin", "A.bin", "é.bin", "日本/x.bin", "😀.bin", "z/é/😀.bin"]
+    for i, name in enumerate(names):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"\x00" + bytes([i]) * 30)
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.bin"), "wb") as f:
+        f.write(b"\x00\xff" * 30)
+    files = len(names) + 1
+    assert _counts(root, isolated_cache) == (0, files)
+    assert _counts(root, isolated_cache) == (files, 0)
+    (root / "a-b.bin").unlink()
+    assert _counts(root, isolated_cache) == (files - 1, 0)
+    db = sqlite3.connect(isolated_cache / FILENAME)
+    assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == files - 1
+    db.close()

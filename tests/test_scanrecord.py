@@ -3,11 +3,14 @@ what this version writes is refused (a cache miss), never decoded into wrong out
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aibom import scanrecord
 from aibom.inventory import (
@@ -178,3 +181,53 @@ def test_rows_decode_from_many_threads_at_once() -> None:
     finally:
         sys.setswitchinterval(old_interval)
     assert not errors and len(decoded) == 3200 and all(d == want for d in decoded)
+
+
+_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(["\udce9", "\x00", "\u2028", '"', "\\"]), max_size=12)
+
+
+@st.composite
+def _artifacts(draw: st.DrawFn, depth: int = 0) -> Artifact:
+    """Artifacts with the values that have tripped encoders: surrogates, huge and negative ints, NaN facts."""
+    big = st.integers(min_value=-(2**70), max_value=2**70)
+    return Artifact(
+        kind=draw(st.sampled_from(list(Kind))),
+        name=draw(_TEXT),
+        ref=draw(_TEXT),
+        size=draw(st.none() | big),
+        licenses=draw(st.lists(st.builds(License, expression=st.none() | _TEXT, source=st.none() | _TEXT), max_size=2)),
+        evidence=draw(st.lists(st.builds(Evidence, _TEXT, line=st.none() | big), max_size=2)),
+        properties=draw(st.dictionaries(_TEXT, _TEXT, max_size=3)),
+        model=draw(
+            st.none() | st.builds(ModelInfo, parameter_count=st.none() | big, dtypes=st.dictionaries(_TEXT, big))
+        ),
+        model_dir_file=draw(
+            st.none()
+            | st.builds(
+                ModelDirFile,
+                _TEXT,
+                st.dictionaries(_TEXT, st.none() | st.booleans() | big | st.floats() | _TEXT | st.lists(_TEXT)),
+            )
+        ),
+        parts=draw(st.lists(_artifacts(depth + 1), max_size=2)) if depth < 2 else [],
+    )
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality that counts NaN equal to NaN (the one value a round trip keeps but `==` refuses)."""
+    return repr(a) == repr(b)
+
+
+@given(st.lists(_artifacts(), max_size=3), st.dictionaries(_TEXT, st.none() | st.tuples(*[st.integers(0, 2**63)] * 5)))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_scan_output_round_trips(artifacts: list[Artifact], deps: dict[str, tuple[int, ...] | None]) -> None:
+    record = Record(FORMAT, None, 0, deps, ScanOutput(artifacts))  # type: ignore[arg-type]
+    assert _same(scanrecord.decode(scanrecord.encode(record)), record)
+
+
+@given(st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
+@settings(max_examples=300, deadline=None)
+def test_any_text_decodes_or_is_refused(text: str) -> None:
+    for row in (text, "j" + text, _GOOD[: len(text)] + text):
+        with contextlib.suppress(BadRecord):  # anything else (a crash, another exception) fails the test
+            scanrecord.decode(row)
