@@ -19,10 +19,11 @@ _local = threading.local()
 
 
 def stat_key(path: str) -> StatKey:
-    """(dev, ino, size, mtime_ns, ctime_ns) of `path` without following a final symlink, None if absent."""
+    """(dev, ino, size, mtime_ns, ctime_ns) of `path` without following a final symlink, None if absent
+    (or impossible: a path holding a NUL byte, as a damaged cache row may name)."""
     try:
         st = os.lstat(path)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return key_of(st)
 

@@ -94,6 +94,7 @@ class ScanCache(HashCache):
         self._entries: dict[str, str] = {}  # relpath -> data, new or changed this run
         self._write_lock = threading.Lock()
         self._stale_dropped = False  # rows of other aibom versions (contexts) of this root: dropped by the first write
+        self._reset = False  # the rows could not be read: all of the root's are dropped by the next write
         self._nothing: dict[str, Cached] = {}  # rows of files that yielded nothing, decoded once
         super().__init__(folder)
 
@@ -127,9 +128,10 @@ class ScanCache(HashCache):
                 if key is not None and statkey == _key_text(key):
                     found[i] = nothing.get(data) or decode(data)
                 i = next(order, None)
-        except sqlite3.DatabaseError as exc:
-            self.warning = f"scan cache not read: {exc}"
+        except sqlite3.DatabaseError as exc:  # e.g. a row that is not UTF-8: every file is scanned again, and
+            self.warning = f"scan cache not read: {exc}"  # the root's rows are replaced, so the next run reads
             gone.clear()
+            self._reset = True
             return [None] * len(entries)
         return found
 
@@ -176,9 +178,11 @@ class ScanCache(HashCache):
                 return
             stale = [] if self._stale_dropped else [(self.scope, self.context)]
             self._stale_dropped = True
+            reset, self._reset = ([(self.scope,)] if self._reset else []), False
         with self._write_lock:  # one write at a time on the connection
             self._write(
                 [
+                    ("DELETE FROM scans WHERE scope=?", reset),
                     ("DELETE FROM scans WHERE scope=? AND context!=?", stale),
                     ("DELETE FROM scans WHERE scope=? AND relpath=?", gone),
                     ("INSERT OR REPLACE INTO scans VALUES (?, ?, ?, ?, ?)", rows),

@@ -2,7 +2,9 @@
 
 msgspec writes the dataclasses of `aibom.inventory` as JSON and reads them back into the same classes,
 checking every value against the type hints (a bool is not an int, an enum only takes its values, a fixed
-tuple its length): a damaged or foreign row raises `BadRecord` and becomes a cache miss, never wrong output.
+tuple its length), and a row of another format or with a value of the wrong type raises `BadRecord` and
+becomes a cache miss, never wrong output. (Fields a dataclass does not have are ignored and missing ones
+take their defaults: rows of other aibom versions never get here, as the cache keys rows by version.)
 No pickle: only those dataclasses, strings, numbers, booleans, lists and dicts.
 
 msgspec writes UTF-8 and cannot hold a lone surrogate (a non-UTF-8 file name's bytes, by surrogateescape),
@@ -30,7 +32,7 @@ class BadRecord(ValueError):
     """A row that does not decode to exactly what the encoder writes."""
 
 
-class Record(msgspec.Struct, array_like=True):
+class Record(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     """One file's cached scan: the format identified, how many files it hashed, the stat keys of the other
     files its scanner read (None: absent) and its output, artifacts already hashed."""
 
@@ -80,6 +82,6 @@ def _finite_value(value: Any) -> bool:
         return math.isfinite(value)
     if isinstance(value, dict):
         return all(_finite_value(v) for v in value.values())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return all(_finite_value(v) for v in value)
     return True

@@ -176,12 +176,15 @@ _DAMAGED = [
     '[3,"binary",1,{},{"artifacts":[{"kind":"file","name":"x","ref":"path:x","size":true}]}]',  # bool for int
     '[3,"binary",1,{"/x":[1,2]},{"artifacts":[],"findings":[],"license_files":[]}]',  # a stat key cut short
     'j[3,"binary",1,{},{"artifacts":[{"kind":"nonsense","name":"x","ref":"path:x"}]}]',
+    '[3,null,0,{"/tmp/x\\u0000y":[1,2,3,4,5]},{"artifacts":[],"findings":[],"license_files":[]}]',  # NUL path
 ]
 
 
 def test_damaged_entries_are_misses_never_output(tmp_path: Path, isolated_cache: Path) -> None:
     root = tmp_path / "p"
     _project(root)
+    for i in range(len(_DAMAGED)):  # a row for each damage at least
+        (root / f"more{i}.txt").write_text(f"file {i}\n", encoding="utf-8")
     cold, _ = _scan(root)
     db = sqlite3.connect(isolated_cache / FILENAME)
     relpaths = [row[0] for row in db.execute("SELECT relpath FROM scans ORDER BY relpath")]
@@ -305,3 +308,25 @@ def test_rows_match_files_whatever_their_names_sort_like(tmp_path: Path, isolate
     db = sqlite3.connect(isolated_cache / FILENAME)
     assert db.execute("SELECT count(*) FROM scans").fetchone()[0] == files - 1
     db.close()
+
+
+def test_rows_that_cannot_be_read_are_replaced(tmp_path: Path, isolated_cache: Path) -> None:
+    """A row whose text is not UTF-8 (written by something else) stops the read: that run scans every file
+    and says so, and replaces the root's rows, so the next run reads the cache again, even when the damaged
+    row is of a file that is gone (no scan rewrites it)."""
+    root = tmp_path / "p"
+    _project(root)
+    _scan(root)
+    (root / "blob.bin").unlink()
+    cold, _ = _scan(root, "--no-cache")
+    files = sum(1 for p in root.rglob("*") if p.is_file())
+    db = sqlite3.connect(isolated_cache / FILENAME)
+    db.execute("UPDATE scans SET data=CAST(x'fffe' AS TEXT) WHERE relpath='blob.bin'")
+    assert db.total_changes == 1
+    db.commit()
+    db.close()
+    damaged, err = _scan(root)
+    assert damaged == cold and "warning: scan cache not read" in err
+    healed, err = _scan(root)
+    assert healed == cold and "warning" not in err
+    assert _counts(root, isolated_cache) == (files, 0)

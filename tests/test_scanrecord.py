@@ -1,5 +1,5 @@
-"""Scan-cache rows: every field of a scan's output survives the round trip, and a row that is not exactly
-what this version writes is refused (a cache miss), never decoded into wrong output."""
+"""Scan-cache rows: every field of a scan's output survives the round trip, and a row of another format, or
+with a value of the wrong type, is refused (a cache miss), never decoded into wrong output."""
 
 from __future__ import annotations
 
@@ -140,6 +140,7 @@ _GOOD = scanrecord.encode(_record(_rich()))
         + "]}" * 50_000
         + "]}]",
         "j" + f'[{FORMAT},null,0,{{}},{{"artifacts":[{{"kind":"file","name":5,"ref":"r"}}]}}]',
+        f'[{FORMAT},null,0,{{}},{{"artifacts":[],"findings":[],"license_files":[]}},"more"]',  # a sixth field
     ],
 )
 def test_a_row_this_version_did_not_write_is_refused(text: str) -> None:

@@ -93,8 +93,9 @@ def _libraries() -> str:
 
 def _salt(spec_version: str) -> bytes:
     """What every fragment depends on besides its artifact: aibom's code and data, the library (and the
-    ones it renders with), the spec."""
-    return "\n".join((context(), __version__, cyclonedx.__version__, _libraries(), spec_version)).encode()
+    ones it renders with), msgspec (which writes the bytes the key digests), the spec."""
+    parts = (context(), __version__, cyclonedx.__version__, msgspec.__version__, _libraries(), spec_version)
+    return "\n".join(parts).encode()
 
 
 def fragment_key(
