@@ -334,3 +334,35 @@ def test_one_process_renders_in_the_scan(tmp_path: Path, monkeypatch: pytest.Mon
     assert _CountingWorkers.asked == 0
     assert one == render_bom(inv, "cyclonedx-json", "1.6")
     assert _CountingWorkers.asked > 0
+
+
+_KEY_SCRIPT = """
+import sys
+from aibom.bom.assemble import fragment_key
+from aibom.inventory import Artifact, Evidence, Kind, ModelInfo
+name = sys.argv[1].encode("ascii").decode("unicode_escape")  # may hold a lone surrogate
+a = Artifact(kind=Kind.MODEL, name=name, ref="path:m", size=int(sys.argv[2]), evidence=[Evidence("m", line=3)],
+             model=ModelInfo(parameter_count=7, dtypes={"F16": 7}), properties={"k": "v"})
+print(fragment_key(a, {}, {}, ["path:d"], b"salt"))
+"""
+
+
+def _key_in_child(name: str, size: int) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", _KEY_SCRIPT, name.encode("unicode_escape").decode("ascii"), str(size)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONHASHSEED": "random"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("model.gguf", 10), ("caf\udce9.gguf", 10), ("model.gguf", 2**70)],  # msgpack, then its pickle fallbacks
+)
+def test_fragment_keys_are_stable_across_processes_and_follow_every_change(name: str, size: int) -> None:
+    """A fragment key is the same in every process for the same artifact (or the cache never hits), and
+    differs as soon as anything it is rendered from differs (or the cache serves a stale component)."""
+    key = _key_in_child(name, size)
+    assert key == _key_in_child(name, size)
+    assert len({key, _key_in_child(name + "x", size), _key_in_child(name, size + 1)}) == 3
