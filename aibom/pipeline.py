@@ -251,7 +251,7 @@ def scan_tree(root: Path, options: ScanOptions | None = None) -> Inventory:
                         deferred.append((result, len(result.out.findings), finishing))
                 inv.stats.files += len(walked.files)
                 inv.stats.bytes += sum(entry.size for entry in walked.files)
-                inv.stats.scans_cached += len(results) - results.count(None)
+                inv.stats.scans_cached += len(results) - len(misses)
                 for result, seen, finishing in deferred:
                     finishing.result()
                     inv.findings.extend(result.out.findings[seen:])  # what hashing it found

@@ -28,9 +28,9 @@ from . import __version__, readdeps, scanrecord
 from .hashcache import HashCache, scope_of
 from .resources import data_dir
 from .scanners.base import ScanOutput
+from .sniff import Key
 from .walk import FileEntry
 
-Key = tuple[int, int, int, int, int]
 FILENAME = "scans-v1.sqlite3"
 _NOTHING = ScanOutput()
 _SCHEMA = """

@@ -21,10 +21,10 @@ from typing import Any
 import msgspec
 
 from .inventory import Artifact
+from .readdeps import StatKey
 from .scanners.base import ScanOutput
 
 FORMAT = 3  # 3: msgspec, every field written; 2: hand-written codec, fields at their defaults left out
-StatKey = tuple[int, int, int, int, int]
 _VIA_JSON = "j"
 
 
@@ -39,7 +39,7 @@ class Record(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     v: int
     fmt: str | None
     hashed: int
-    deps: dict[str, StatKey | None]
+    deps: dict[str, StatKey]
     out: ScanOutput
 
 
