@@ -250,7 +250,7 @@ def _by_handlers(data: bytes) -> Any:
     from aibom.pickles import reader, vm
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(vm, "_INLINE", frozenset())
+        m.setattr(vm, "_INLINE", False)
         m.setattr(reader, "WINDOW", 1)
         m.setattr(reader, "FIRST_WINDOW", 1)
         return analyse(Reader.of_bytes(data))
@@ -280,6 +280,31 @@ def test_inline_opcodes_agree_with_their_handlers(
         data[pos % len(data)] = val
     data = bytes(data[: len(data) - cut % 3 if flips else len(data)])
     assert _summary(analyse(Reader.of_bytes(data))) == _summary(_by_handlers(data))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=_edge_values,
+    protocol=st.integers(min_value=0, max_value=5),
+    small=st.lists(
+        st.tuples(st.sampled_from(["MAX_STACK", "MAX_MEMO", "MAX_OPS", "MAX_ITEMS"]), st.integers(0, 60)),
+        min_size=1,
+        max_size=2,
+    ),
+)
+def test_inline_opcodes_stop_at_the_limits_where_their_handlers_do(
+    value: Any, protocol: int, small: list[tuple[str, int]]
+) -> None:
+    """The inline stretch checks the stack, memo, opcode and item limits once, before it starts: with one
+    or two small limits (the others as they are) the machine must stop at the same opcode, with the same
+    error, as the handlers do."""
+    from aibom.pickles import vm
+
+    data = pickle.dumps(value, protocol=protocol)
+    with pytest.MonkeyPatch.context() as m:
+        for name, limit in small:
+            m.setattr(vm, name, limit)
+        assert _summary(analyse(Reader.of_bytes(data))) == _summary(_by_handlers(data))
 
 
 @pytest.mark.parametrize(

@@ -271,150 +271,166 @@ class Machine:
     def run_one(self) -> Any:
         """Simulate one `pickle.load` from the reader's position up to and including STOP.
 
-        The inner loop runs the opcodes that make up almost all of real pickles (_INLINE: small ints and
-        strings, floats, constants, empty containers, MARK, small tuples, memo puts and gets, SETITEM,
-        APPEND, FRAME, protocol-0 lines) straight from the reader's window, while their operands lie in it
-        and they cannot fail. Any other opcode, an operand past the window, and every error the machine
-        reports go through the opcode's handler, which sees the reader just after the opcode byte; an
-        invalid UTF-8 string is raised inline, with the reader where its handler would leave it.
+        The inner loop runs the opcodes that make up almost all of real pickles (small ints and strings,
+        floats, constants, empty containers, MARK, small tuples, memo puts and gets, SETITEM, APPEND, FRAME,
+        protocol-0 lines) straight from the reader's window, while their operands lie in it and they cannot
+        fail. Any other opcode, an operand past the window, and every error the machine reports go through
+        the opcode's handler, which sees the reader just after the opcode byte; an invalid UTF-8 string is
+        raised inline, with the reader where its handler would leave it.
+
+        The inline stretch is bounded before it starts, so that its opcodes need not check the limits one by
+        one: it stops 9 bytes before the window's end (every fixed-size operand then lies in the window), and
+        after at most `room` opcodes, where `room` keeps the opcode count, both stacks, the memo and the
+        container items within their limits (each opcode adds at most one entry to a stack or the memo, and
+        at most two items).
         """
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
-        r, a, dispatch, memo, inline = self.r, self.a, _DISPATCH, self.memo, _INLINE
+        r, a, dispatch, memo, inline, metastack = self.r, self.a, _DISPATCH, self.memo, _INLINE, self.metastack
+        consts, missing, unpack_double = _CONSTANTS, _MISSING, _BIG_DOUBLE.unpack_from
         while True:
             window, base, stack = r.window, r.base, self.stack  # handlers (TUPLE, LIST, DICT ...) replace it
-            i, end, ops = r.pos - base, len(window), a.opcodes
-            while 0 <= i < end and ops < MAX_OPS:
+            i, end, ops, items = r.pos - base, len(window), a.opcodes, self.items
+            size_end = r.size - base  # the declared end, which a longer source's window may pass
+            lim = end - 9
+            span = lim - i
+            if (
+                ops + span > MAX_OPS
+                or len(stack) + span > MAX_STACK
+                or len(metastack) + span > MAX_STACK
+                or len(memo) + span > MAX_MEMO
+                or items + 2 * span > MAX_ITEMS
+            ):
+                lim = i + min(
+                    MAX_OPS - ops,
+                    MAX_STACK - max(len(stack), len(metastack)),
+                    MAX_MEMO - len(memo),
+                    (MAX_ITEMS - items) // 2,
+                )
+            if not inline or i < 0:
+                lim = i
+            while i < lim:
                 op = window[i]
-                if op not in inline:
-                    break
                 if op == 0x4B:  # BININT1
-                    if i + 1 < end and len(stack) < MAX_STACK:
-                        stack.append(window[i + 1])
-                        i += 2
-                        ops += 1
-                        continue
-                elif op == 0x94 or op == 0x71:  # MEMOIZE, BINPUT
-                    idx = len(memo) if op == 0x94 else window[i + 1] if i + 1 < end else -1
-                    if stack and idx >= 0 and (idx in memo or len(memo) < MAX_MEMO):
-                        memo[idx] = stack[-1]
-                        i += 1 if op == 0x94 else 2
-                        ops += 1
-                        continue
+                    stack.append(window[i + 1])
+                    i += 2
+                elif op == 0x94:  # MEMOIZE
+                    if not stack:
+                        break
+                    memo[len(memo)] = stack[-1]
+                    i += 1
                 elif op == 0x8C or op == 0x58:  # SHORT_BINUNICODE, BINUNICODE
                     if op == 0x8C:
                         start = i + 2
-                        stop = start + (window[i + 1] if i + 1 < end else end)
+                        stop = start + window[i + 1]
                     else:
                         start = i + 5
-                        n = int.from_bytes(window[i + 1 : start], "little") if start <= end else MAX_KEEP + 1
+                        n = int.from_bytes(window[i + 1 : start], "little")
                         stop = start + n if n <= MAX_KEEP else end + 1
-                    if stop <= end and len(stack) < MAX_STACK:
-                        try:
-                            stack.append(window[start:stop].decode("utf-8", "surrogatepass"))
-                        except ValueError:  # where and how the handler would stop
-                            self.op_pos, r.pos, a.opcodes = base + i, base + stop, ops + 1
-                            raise
-                        i = stop
-                        ops += 1
-                        continue
+                    if stop > end:
+                        break
+                    try:
+                        value = window[start:stop].decode("utf-8", "surrogatepass")
+                    except ValueError:  # where and how the handler would stop
+                        self.op_pos, r.pos, a.opcodes, self.items = base + i, base + stop, ops + 1, items
+                        raise
+                    stack.append(value)
+                    i = stop
+                    # protocols 2+ memoize every string: run the MEMOIZE or BINPUT that follows it here
+                    if i < lim:
+                        op = window[i]
+                        if op == 0x94:
+                            memo[len(memo)] = value
+                            i += 1
+                            ops += 1
+                        elif op == 0x71:
+                            memo[window[i + 1]] = value
+                            i += 2
+                            ops += 1
+                elif op == 0x71:  # BINPUT
+                    if not stack:
+                        break
+                    memo[window[i + 1]] = stack[-1]
+                    i += 2
                 elif op == 0x47:  # BINFLOAT
-                    if i + 9 <= end and len(stack) < MAX_STACK:
-                        stack.append(_BIG_DOUBLE.unpack_from(window, i + 1)[0])
-                        i += 9
-                        ops += 1
-                        continue
-                elif op == 0x68:  # BINGET
-                    if i + 1 < end and window[i + 1] in memo and len(stack) < MAX_STACK:
-                        stack.append(memo[window[i + 1]])
-                        i += 2
-                        ops += 1
-                        continue
-                elif op == 0x73:  # SETITEM into a dict
-                    if len(stack) >= 3 and type(stack[-3]) is PDict and self.items + 2 <= MAX_ITEMS:
-                        self.items += 2
-                        stack[-3].items.append((stack[-2], stack[-1]))
-                        del stack[-2:]
-                        i += 1
-                        ops += 1
-                        continue
-                elif op == 0x61:  # APPEND to a list
-                    if len(stack) >= 2 and type(stack[-2]) is list and self.items < MAX_ITEMS:
-                        self.items += 1
-                        stack[-2].append(stack.pop())
-                        i += 1
-                        ops += 1
-                        continue
-                elif op in _CONSTANTS:  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
-                    if len(stack) < MAX_STACK:
-                        stack.append(_CONSTANTS[op])
-                        i += 1
-                        ops += 1
-                        continue
-                elif op == 0x7D or op == 0x5D:  # EMPTY_DICT, EMPTY_LIST
-                    if len(stack) < MAX_STACK:
-                        stack.append(PDict() if op == 0x7D else [])
-                        i += 1
-                        ops += 1
-                        continue
-                elif op == 0x28:  # MARK
-                    if len(self.metastack) < MAX_STACK:
-                        self.metastack.append(stack)
-                        stack = self.stack = []
-                        i += 1
-                        ops += 1
-                        continue
-                elif 0x85 <= op <= 0x87:  # TUPLE1, TUPLE2, TUPLE3
-                    k = op - 0x84
-                    if len(stack) >= k:
-                        items = tuple(stack[-k:])
-                        del stack[-k:]
-                        stack.append(items)
-                        i += 1
-                        ops += 1
-                        continue
-                elif op == 0x4A or op == 0x4D:  # BININT, BININT2
-                    stop = i + (5 if op == 0x4A else 3)
-                    if stop <= end and len(stack) < MAX_STACK:
-                        stack.append(int.from_bytes(window[i + 1 : stop], "little", signed=op == 0x4A))
-                        i = stop
-                        ops += 1
-                        continue
-                elif op == 0x95:  # FRAME: its size is checked, its bytes are read as opcodes
-                    if i + 9 <= end and int.from_bytes(window[i + 1 : i + 9], "little") <= r.size - (base + i + 9):
-                        i += 9
-                        ops += 1
-                        continue
+                    stack.append(unpack_double(window, i + 1)[0])
+                    i += 9
                 elif op == 0x70 or op == 0x49 or op == 0x56 or op == 0x46:  # PUT, INT, UNICODE, FLOAT
                     # the handler's line rule (a newline within MAX_LINE + 1 bytes, before the end), in the window
-                    nl = window.find(b"\n", i + 1, min(i + 2 + MAX_LINE, r.size - base))
-                    if nl >= 0 and (stack if op == 0x70 else len(stack) < MAX_STACK):
-                        line = window[i + 1 : nl]
-                        try:
-                            if op == 0x56:
-                                value = line.decode("raw-unicode-escape")
-                            elif op == 0x46:
-                                value = float(line)
-                            else:
-                                text = line.strip()
-                                if op == 0x49:
-                                    value = (text == b"01") if text in (b"00", b"01") else int(text, 10)
-                                else:
-                                    value = int(text.rstrip(b"L") or b"x", 10)  # PUT's index, as _int_line reads it
-                        except ValueError:  # also UnicodeDecodeError: the handler reports it
-                            break
-                        if op != 0x70:
-                            stack.append(value)
-                        elif value >= 0 and (value in memo or len(memo) < MAX_MEMO):
-                            memo[value] = stack[-1]
+                    nl = window.find(b"\n", i + 1, size_end)
+                    if nl < 0 or nl > i + 1 + MAX_LINE or (op == 0x70 and not stack):
+                        break
+                    line = window[i + 1 : nl]
+                    try:
+                        if op == 0x56:
+                            value = line.decode("raw-unicode-escape")
+                        elif op == 0x46:
+                            value = float(line)
                         else:
-                            break
-                        i = nl + 1
-                        ops += 1
-                        continue
-                break
-            r.pos, a.opcodes = base + i, ops
+                            text = line.strip()
+                            if op == 0x49:
+                                value = (text == b"01") if text in (b"00", b"01") else int(text, 10)
+                            else:
+                                value = int(text.rstrip(b"L") or b"x", 10)  # PUT's index, as _int_line reads it
+                    except ValueError:  # also UnicodeDecodeError: the handler reports it
+                        break
+                    if op != 0x70:
+                        stack.append(value)
+                    elif value >= 0:
+                        memo[value] = stack[-1]
+                    else:
+                        break
+                    i = nl + 1
+                elif op == 0x73:  # SETITEM into a dict
+                    if len(stack) < 3 or type(stack[-3]) is not PDict:
+                        break
+                    items += 2
+                    stack[-3].items.append((stack[-2], stack[-1]))
+                    del stack[-2:]
+                    i += 1
+                elif op == 0x61:  # APPEND to a list
+                    if len(stack) < 2 or type(stack[-2]) is not list:
+                        break
+                    items += 1
+                    stack[-2].append(stack.pop())
+                    i += 1
+                elif op in consts:  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
+                    stack.append(consts[op])
+                    i += 1
+                elif op == 0x28:  # MARK
+                    metastack.append(stack)
+                    stack = self.stack = []
+                    i += 1
+                elif op == 0x68:  # BINGET
+                    value = memo.get(window[i + 1], missing)
+                    if value is missing:
+                        break
+                    stack.append(value)
+                    i += 2
+                elif op == 0x7D or op == 0x5D:  # EMPTY_DICT, EMPTY_LIST
+                    stack.append(PDict() if op == 0x7D else [])
+                    i += 1
+                elif 0x85 <= op <= 0x87:  # TUPLE1, TUPLE2, TUPLE3
+                    k = op - 0x84
+                    if len(stack) < k:
+                        break
+                    value = tuple(stack[-k:])
+                    del stack[-k:]
+                    stack.append(value)
+                    i += 1
+                elif op == 0x4A or op == 0x4D:  # BININT, BININT2
+                    stop = i + (5 if op == 0x4A else 3)
+                    stack.append(int.from_bytes(window[i + 1 : stop], "little", signed=op == 0x4A))
+                    i = stop
+                elif op == 0x95:  # FRAME: its size is checked, its bytes are read as opcodes
+                    if int.from_bytes(window[i + 1 : i + 9], "little") > r.size - (base + i + 9):
+                        break
+                    i += 9
+                else:
+                    break
+                ops += 1
+            r.pos, a.opcodes, self.items = base + i, ops, items
             pos = self.op_pos = r.pos
             a.opcodes += 1
             if a.opcodes > MAX_OPS:
@@ -495,8 +511,10 @@ def _u(fmt: str, data: bytes) -> int:
 
 _BIG_DOUBLE = struct.Struct(">d")
 _CONSTANTS: dict[int, Any] = {0x4E: None, 0x88: True, 0x89: False, 0x29: ()}  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
-#: Opcodes the machine's inner loop may run itself (tests empty it to run every opcode through its handler).
-_INLINE = frozenset(b"K\x94q\x8cXGhsa}](\x85\x86\x87JM\x95pIVF" + bytes(_CONSTANTS))
+#: Whether the machine's inner loop runs the commonest opcodes itself (tests turn it off to run every opcode
+#: through its handler).
+_INLINE = True
+_MISSING = object()
 assert MAX_KEEP >= 255, "SHORT_BINUNICODE runs inline unchecked: its strings must never be Opaque"
 
 
@@ -776,7 +794,8 @@ def _setitems(m: Machine, items: list[Any]) -> None:
         raise PickleError("SETITEM with an empty stack", m.op_pos)
     m._count(len(items))
     target = m.stack[-1]
-    pairs = list(zip(items[::2], items[1::2], strict=True))
+    it = iter(items)  # callers pass an even number of items
+    pairs = list(zip(it, it, strict=False))
     if isinstance(target, PDict):
         target.items.extend(pairs)
     elif isinstance(target, CallRec):
