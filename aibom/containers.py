@@ -362,11 +362,17 @@ class TarMember:
     size: int
 
 
+#: Every byte `int(text, 8)` accepts (digits, whitespace, sign, underscore), and NUL, read as a space.
+_OCTAL_FIELD = b"01234567 \t\n\v\f\r+-_\x00"
+
+
 def is_tar(head: bytes) -> bool:
     if len(head) < 512:
         return False
     if head[257:262] == b"ustar":
         return True
+    if head[148:156].translate(None, _OCTAL_FIELD):
+        return False  # a byte `int(field, 8)` below rejects anyway: skip the sums
     try:  # v7 tar: a valid header checksum
         stored = int(head[148:156].replace(b"\x00", b" ").strip() or b"-1", 8)
     except ValueError:

@@ -567,3 +567,32 @@ def test_dataset_fields_validate_in_xml(tmp_path: Path) -> None:
     for version in ("1.6", "1.7"):
         xml = render(inv, "cyclonedx-xml", version)  # validated against the XSD inside render
         assert xml.count("<data>") == 2 and "<contents>" in xml
+
+
+def _tar_checksum_reference(head: bytes) -> bool:
+    """A v7 tar header as `int(field, 8)` reads its checksum (what tarfile accepts), without shortcuts."""
+    try:
+        stored = int(head[148:156].replace(b"\x00", b" ").strip() or b"-1", 8)
+    except ValueError:
+        return False
+    return stored == sum(head[:148]) + 256 + sum(head[156:512])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=st.binary(min_size=512, max_size=600),
+    field=st.lists(st.sampled_from(list(b"01234567 \t\n+-_\x00x9\xff")), min_size=8, max_size=8),
+    fix_sum=st.booleans(),
+)
+def test_is_tar_agrees_with_the_checksum_rule(body: bytes, field: list[int], fix_sum: bool) -> None:
+    """`is_tar` skips the header sums when the checksum field holds a byte `int(..., 8)` rejects; on
+    everything else (signs, underscores, whitespace, a checksum made to match) it decides as the rule."""
+    from aibom.containers import is_tar
+
+    head = bytearray(body)
+    head[257:262] = b"xxxxx"  # not ustar: the checksum decides
+    head[148:156] = bytes(field)
+    if fix_sum:
+        total = sum(head[:148]) + 256 + sum(head[156:512])
+        head[148:156] = b"%06o\x00 " % total
+    assert is_tar(bytes(head)) == _tar_checksum_reference(bytes(head))

@@ -27,6 +27,8 @@ def register(cls: type[Scanner]) -> type[Scanner]:
 def registered() -> list[Scanner]:
     """All scanners, in the order they are asked."""
     global _loaded
+    if _loaded:
+        return list(_registry)
     with _load_lock:  # worker threads ask at once; importing in parallel risks half-initialised modules
         if not _loaded:
             # Every module in this package is a format family that registers itself on import.
