@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from precompile import compile_aibom  # noqa: E402
 
 
 def aibom(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=HERE.parent / "examples" / "sentiment-demo")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     opts = parser.parse_args()
+    compile_aibom()
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="aibom-many-") as tmp:
         work = Path(tmp)
