@@ -345,8 +345,10 @@ def scans(b: Bench, limit1: float, limit_n: float, drop: bool, nfiles: int) -> d
         warm_page_cache(all_files(b.project))
     warm = b.repeated(lambda: b.scan(cache))
     out["warm"] = warm.seconds
+    warm_limit = warm_target(nfiles)
     b.add(Row("c", f"aibom warm rescan, nothing changed ({nfiles} files)", warm.seconds, "", warm.rss_mib,
-              "< 1.5 s", "PASS" if warm.seconds < 1.5 else "MISS", parse_hashed(warm.last_line()), True))  # fmt: skip
+              f"< {warm_limit:.2f} s", "PASS" if warm.seconds < warm_limit else "MISS",
+              parse_hashed(warm.last_line()), True))  # fmt: skip
     b.notes.append(f"warm rescan: `{warm.last_line()}`")
     per_file = cold.seconds / max(1, nfiles)
     candidates = changeable(b.project)
@@ -364,12 +366,17 @@ def scans(b: Bench, limit1: float, limit_n: float, drop: bool, nfiles: int) -> d
             return b.scan(cache)
 
         child = b.repeated(changed)
-        limit = 1.5 + 2 * k_real * per_file
+        limit = warm_limit + 2 * k_real * per_file
         out[f"d{k}"] = child.seconds
         b.add(Row(f"d{k}", f"aibom rescan, {k_real} file(s) changed", child.seconds,
                   pct(child.seconds, warm.seconds) + " of warm", child.rss_mib, f"< {limit:.2f} s",
                   "PASS" if child.seconds < limit else "MISS", parse_hashed(child.last_line()), True))  # fmt: skip
     return out
+
+
+def warm_target(nfiles: int) -> float:
+    """Issue 8's warm target, 1.5 s for 50,000 files, at this project's size (never below 1.5 s)."""
+    return 1.5 * max(1.0, nfiles / 50_000)
 
 
 def changeable(root: Path) -> list[Path]:
@@ -569,8 +576,9 @@ def write_results(path: Path, b: Bench, header: list[str], elapsed: float) -> st
         intro = (
             f"{HEADING}\n\nMade by `bench/make_project.py` + `bench/run_all.py` (one command each; see their "
             "docstrings). Each run below is self-contained; rows are lettered as in issue 8. Rescan targets: "
-            "`d` rows pass when the rescan takes less than 1.5 s plus twice the changed files' share of the cold "
-            "scan (cold seconds / files x changed).\n\n"
+            "row `c` passes under 1.5 s per 50,000 files (issue 8 sets 1.5 s for 50,000; never below 1.5 s), and "
+            "`d` rows under that plus twice the changed files' share of the cold scan (cold seconds / files x "
+            "changed). Runs before 2026-11-24 06:50 UTC held every project to 1.5 s flat.\n\n"
         )
         text = text.rstrip("\n") + "\n\n" + intro + section
     else:
