@@ -55,19 +55,102 @@ def _load(path: str) -> Any:
         return json.load(fh)
 
 
+_DEFINITIONS = "#/definitions/"
+_DATA_KEYWORDS = frozenset(("enum", "const", "examples", "default"))  # their values are data, not schemas
+
+
+def _local(ref: Any, definitions: dict[str, Any]) -> str | None:
+    """The definition a `$ref` names in this document, if it is a plain `#/definitions/NAME`."""
+    if isinstance(ref, str) and ref.startswith(_DEFINITIONS):
+        name = ref[len(_DEFINITIONS) :]
+        if name in definitions and not any(c in name for c in "/~%"):
+            return name
+    return None
+
+
+def _refs(node: Any, definitions: dict[str, Any], out: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            if name := _local(node["$ref"], definitions):
+                out.add(name)
+        else:
+            for key, value in node.items():
+                if key not in _DATA_KEYWORDS:
+                    _refs(value, definitions, out)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, definitions, out)
+    return out
+
+
+def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with each `$ref` to one of its own non-recursive definitions replaced by that definition.
+
+    Validating a component made jsonschema resolve about 13 references, a third of its time. The verdicts
+    are the same: Draft 7 ignores a `$ref`'s sibling keywords, and the schema has no nested `$id`, so an
+    inlined definition means what it meant where it was. A definition from which a cycle can be reached
+    (component, service ...) and a reference to another document stay references, resolved as before;
+    inlined definitions are shared, not copied.
+    """
+    definitions: dict[str, Any] = schema.get("definitions", {})
+    graph = {name: _refs(body, definitions, set()) for name, body in definitions.items()}
+    state: dict[str, int] = {}
+    recursive: set[str] = set()
+
+    def reaches_cycle(name: str) -> bool:
+        if name in state:
+            return state[name] == 1 or name in recursive  # 1: on the path being walked
+        state[name] = 1
+        found = False
+        for other in sorted(graph[name]):
+            found = reaches_cycle(other) or found
+        state[name] = 2
+        if found:
+            recursive.add(name)
+        return found
+
+    for name in definitions:
+        reaches_cycle(name)
+    done: dict[str, Any] = {}
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                name = _local(node["$ref"], definitions)
+                if name is None or name in recursive:
+                    return {"$ref": node["$ref"]}
+                if name not in done:
+                    done[name] = resolve(definitions[name])
+                return done[name]
+            return {k: v if k in _DATA_KEYWORDS else resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    out = resolve({k: v for k, v in schema.items() if k != "definitions"})
+    out["definitions"] = {name: resolve(body) for name, body in definitions.items()}
+    return out
+
+
 @cache
-def _json_validator(version: SchemaVersion) -> Any:
-    path = BOM_JSON_STRICT[version]
-    if path is None:
-        raise ValueError(f"no JSON schema for CycloneDX {version.to_version()}")
-    registry: Registry[Any] = Registry().with_resources(
+def registry() -> Registry[Any]:
+    """The documents the BOM schemas refer to, from the library's copies (never fetched)."""
+    return Registry().with_resources(
         [
             (f"{_PREFIX}spdx.SNAPSHOT.schema.json", DRAFT7.create_resource(_load(SPDX_JSON))),
             (f"{_PREFIX}cryptography-defs.SNAPSHOT.schema.json", DRAFT7.create_resource(_load(CRYPTOGRAPHY_DEFS))),
             (f"{_PREFIX}jsf-0.82.SNAPSHOT.schema.json", DRAFT7.create_resource(_load(JSF))),
         ]
     )
-    return _FastDraft7(_load(path), registry=registry, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+
+@cache
+def _json_validator(version: SchemaVersion) -> Any:
+    path = BOM_JSON_STRICT[version]
+    if path is None:
+        raise ValueError(f"no JSON schema for CycloneDX {version.to_version()}")
+    schema = inline_definitions(_load(path))
+    return _FastDraft7(schema, registry=registry(), format_checker=Draft7Validator.FORMAT_CHECKER)
 
 
 def json_errors(doc: Any, version: SchemaVersion) -> str | None:
