@@ -110,7 +110,7 @@ AIBOM_PICKLE_WORKER = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from pickle_peers import run_aibom
-res, seconds, times = run_aibom(json.loads(sys.stdin.read()))
+res, seconds, times = run_aibom(json.loads(sys.stdin.read()), int(sys.argv[2]))
 print(json.dumps({"results": res, "seconds": seconds, "times": times}))
 """
 
@@ -438,7 +438,8 @@ def pickles(b: Bench, peers: bool, timeout: float) -> None:
     sys.path.insert(0, str(HERE))
     from pickle_peers import per_kind
 
-    child = run_child([b.python, "-c", AIBOM_PICKLE_WORKER, str(HERE)], env=b.env(), stdin=listing)
+    reps = str(b.repeat)  # each tool: one untimed file (start-up), then the median of `repeat` passes
+    child = run_child([b.python, "-c", AIBOM_PICKLE_WORKER, str(HERE), reps], env=b.env(), stdin=listing)
     results["aibom"] = (child, child.json())
     if peers:
         py = ensure_peers()
@@ -446,7 +447,7 @@ def pickles(b: Bench, peers: bool, timeout: float) -> None:
 
         env = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1", NO_COLOR="1")
         for tool in PEERS:
-            child = run_child([str(py), "-c", WORKER, tool], env=env, stdin=listing, timeout=timeout)
+            child = run_child([str(py), "-c", WORKER, tool, reps], env=env, stdin=listing, timeout=timeout)
             try:
                 results[tool] = (child, child.json())
             except RuntimeError as exc:

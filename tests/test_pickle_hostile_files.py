@@ -137,3 +137,45 @@ def test_random_bytes_named_like_other_binaries_are_not_broken_pickles() -> None
 
 def _errors(out: object) -> list:  # type: ignore[type-arg]
     return [f for f in out.findings if f.severity.value == "error"]  # type: ignore[attr-defined]
+
+
+def _compressed_streams() -> list[tuple[str, bytes]]:
+    import bz2
+    import lzma
+    import pickle
+    import zlib
+
+    payload = pickle.dumps({"w": list(range(300)), "name": "x" * 50}, protocol=4)
+    evil = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R."
+    out = []
+    for label, data in (("clean", payload), ("evil", evil), ("text", b"hello world\n" * 100)):
+        for kind, squeeze in (
+            ("gz", gzip.compress),
+            ("zlib", zlib.compress),
+            ("bz2", bz2.compress),
+            ("xz", lzma.compress),
+            ("lzma", lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE)),
+        ):
+            packed = squeeze(data)
+            out += [
+                (f"{label}.{kind}.pkl", packed),
+                (f"{label}-truncated.{kind}.pkl", packed[: len(packed) * 2 // 3]),
+                (f"{label}-corrupt.{kind}.pkl", packed[:12] + bytes(b ^ 0x5A for b in packed[12:40]) + packed[40:]),
+                (f"{label}-twice.{kind}.pkl", packed + packed),
+            ]
+    out.append(("bomb.gz.pkl", gzip.compress(b"\x80\x04" + b"\x00" * (3 << 20))))  # over SMALL_OUTPUT: usual path
+    return out
+
+
+@pytest.mark.parametrize(("name", "data"), _compressed_streams(), ids=lambda v: v if isinstance(v, str) else "")
+def test_small_compressed_streams_read_once_report_as_peek_then_whole(name: str, data: bytes) -> None:
+    """A small stream is decompressed whole at once instead of peeked at and then read again: the report
+    (layers, findings, unreadable parts, with their messages) must be the same as by the two reads."""
+    from aibom.containers import Blob
+    from aibom.pickles import inspect
+
+    once = inspect.inspect_blob(Blob.of_bytes(data), name)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(inspect, "SMALL_STREAM", -1)
+        twice = inspect.inspect_blob(Blob.of_bytes(data), name)
+    assert once == twice

@@ -122,6 +122,9 @@ def looks_like_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
 
 
+#: Compressed streams up to SMALL_STREAM bytes that decompress to at most SMALL_OUTPUT are read in one go.
+SMALL_STREAM = 64 * 1024
+SMALL_OUTPUT = 1 << 20
 #: Pickles a format check analyses at most (scanners.pickle); an analysis that stopped short of this
 #: many is the whole stream's.
 IDENTIFY_PICKLES = 4
@@ -300,7 +303,8 @@ class Inspector:
             )
 
     def compressed(self, blob: Blob, kind: str, member: str, depth: int, name: str) -> None:
-        peek = decompress(blob, kind, self.budget, limit=8192)
+        whole = self._small_stream(blob, kind)
+        peek = bytes(whole[:8192]) if whole is not None else decompress(blob, kind, self.budget, limit=8192)
         inner_name = name.rsplit(".", 1)[0] if name.lower().endswith((".gz", ".bz2", ".xz", ".lzma", ".z")) else name
         if not peek:
             if kind in ("lzma", "zlib") and not name.lower().endswith(PICKLE_NAMES):
@@ -318,9 +322,26 @@ class Inspector:
             return
         self.report.layers.append(kind)
         with DECOMPRESSED_CONTENT:
-            data = decompress(blob, kind, self.budget)
+            if whole is not None:
+                self.budget.spend(len(whole))  # within what is left: checked when it was decompressed
+                data = whole
+            else:
+                data = decompress(blob, kind, self.budget)
             self.blob(Blob.of_bytes(data), member + f"[{kind}]" if member else f"[{kind}]", depth + 1, inner_name)
             del data
+
+    def _small_stream(self, blob: Blob, kind: str) -> bytes | bytearray | None:
+        """A small stream (most compressed joblib files) decompressed whole, at once: a peek and then the
+        whole stream would start the decompressor twice. None when it is not small, when it is corrupt,
+        truncated or larger than SMALL_OUTPUT (then the peek and the full read decide and report, as for
+        any stream), or when it would not fit what is left of the budget (which it is not charged to yet)."""
+        if blob.size > SMALL_STREAM:
+            return None
+        try:
+            whole = decompress(blob, kind, Budget(SMALL_OUTPUT))
+        except ArchiveError:
+            return None
+        return whole if len(whole) <= self.budget.remaining else None
 
     def _count_members(self, n: int) -> None:
         self.report.members += n
