@@ -362,8 +362,9 @@ class TarMember:
     size: int
 
 
-#: Every byte `int(text, 8)` accepts (digits, whitespace, sign, underscore), and NUL, read as a space.
-_OCTAL_FIELD = b"01234567 \t\n\v\f\r+-_\x00"
+#: Every byte `int(text, 8)` accepts (digits, whitespace, sign, underscore, the 0o prefix), and NUL, read as
+#: a space. tarfile reads the checksum with int() too, so a field such as "0o140153" opens as a tar.
+_OCTAL_FIELD = b"01234567 \t\n\v\f\r+-_oO\x00"
 
 
 def is_tar(head: bytes) -> bool:

@@ -578,21 +578,29 @@ def _tar_checksum_reference(head: bytes) -> bool:
     return stored == sum(head[:148]) + 256 + sum(head[156:512])
 
 
-@settings(max_examples=400, deadline=None)
+_CHECKSUM_FORMS = [b"%06o\x00 ", b"0o%06o", b"0O%06o", b"+%06o\x00", b"\t%06o\n", b"%03o_%03o "]
+
+
+@settings(max_examples=500, deadline=None)
 @given(
     body=st.binary(min_size=512, max_size=600),
-    field=st.lists(st.sampled_from(list(b"01234567 \t\n+-_\x00x9\xff")), min_size=8, max_size=8),
-    fix_sum=st.booleans(),
+    field=st.lists(st.sampled_from(list(b"01234567 \t\n+-_oOx9\xff\x00")), min_size=8, max_size=8),
+    form=st.sampled_from([None, *range(len(_CHECKSUM_FORMS))]),
 )
-def test_is_tar_agrees_with_the_checksum_rule(body: bytes, field: list[int], fix_sum: bool) -> None:
+def test_is_tar_agrees_with_the_checksum_rule(body: bytes, field: list[int], form: int | None) -> None:
     """`is_tar` skips the header sums when the checksum field holds a byte `int(..., 8)` rejects; on
-    everything else (signs, underscores, whitespace, a checksum made to match) it decides as the rule."""
+    everything else it decides as the rule: random fields, and matching checksums written the ways int()
+    and so tarfile read them (0o prefix, sign, whitespace, underscore)."""
     from aibom.containers import is_tar
 
     head = bytearray(body)
     head[257:262] = b"xxxxx"  # not ustar: the checksum decides
     head[148:156] = bytes(field)
-    if fix_sum:
-        total = sum(head[:148]) + 256 + sum(head[156:512])
-        head[148:156] = b"%06o\x00 " % total
+    if form is not None:
+        total = sum(head[:148]) + 256 + sum(head[156:512])  # the field itself counts as 8 spaces
+        fmt = _CHECKSUM_FORMS[form]
+        text = fmt % ((total >> 9, total & 0o777) if b"_" in fmt else total)
+        assert len(text) == 8
+        head[148:156] = text
+        assert _tar_checksum_reference(bytes(head))
     assert is_tar(bytes(head)) == _tar_checksum_reference(bytes(head))

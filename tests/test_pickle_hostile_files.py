@@ -179,3 +179,22 @@ def test_small_compressed_streams_read_once_report_as_peek_then_whole(name: str,
         m.setattr(inspect, "SMALL_STREAM", -1)
         twice = inspect.inspect_blob(Blob.of_bytes(data), name)
     assert once == twice
+
+
+def test_v7_tar_with_a_prefixed_checksum_is_read_as_the_tar_python_opens() -> None:
+    """A v7 tar (no ustar magic) whose checksum is written "0o..." is a tar to Python's tarfile, which reads
+    the field with int(); the pickle inside must be found, as in any tar."""
+    import tarfile
+
+    evil = call_p2("posix", "system", "id")
+    data = bytearray(tar_of({"storages": evil}))
+    data[257:265] = b"\x00" * 8  # no ustar magic or version: a v7 header, recognised by its checksum
+    data[148:156] = b" " * 8
+    field = b"0o%o" % sum(data[:512])
+    data[148:156] = field + b" " * (8 - len(field))
+    with tarfile.open(fileobj=io.BytesIO(bytes(data))) as t:  # Python reads it, so a loader would
+        member = t.extractfile("storages")
+        assert member is not None and member.read() == evil
+    fmt, out, _ = scan_bytes(bytes(data), "model.pt")
+    messages = [f.message for f in out.findings if f.severity is Severity.ERROR]
+    assert any("posix.system" in m for m in messages), (fmt, messages)
