@@ -34,7 +34,8 @@ def _plain(version: SchemaVersion) -> Any:
 
 
 def _errors(validator: Any, doc: Any) -> list[tuple[str, str]]:
-    return sorted(("/".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(doc))
+    """Every error in the order reported (aibom reports the first), with its full message."""
+    return [("/".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(doc)]
 
 
 @cache
@@ -42,12 +43,12 @@ def _example_bom() -> dict[str, Any]:
     return scan_bom(EXAMPLE)
 
 
-def test_inlining_leaves_references_only_where_the_schema_recurses() -> None:
+def test_inlining_leaves_references_where_the_schema_recurses_or_messages_print_them() -> None:
     schema = validate._load(BOM_JSON_STRICT[SchemaVersion.V1_6])
     inlined = validate.inline_definitions(schema)
     left = validate._refs(inlined, inlined["definitions"], set())
     assert "component" in left and "service" in left
-    assert "hash" not in left and "refType" not in left and "licenseChoice" not in left
+    assert "hash" not in left and "hashType" not in left and "externalReference" not in left
     text = json.dumps({k: v for k, v in inlined.items() if k != "definitions"})
     assert '"$ref": "#/definitions/hash"' not in text
     assert '"$ref": "spdx.SNAPSHOT.schema.json"' in json.dumps(inlined)  # other documents: still references
@@ -100,3 +101,38 @@ def test_mutated_bom_same_errors(data: st.DataObject, spec: str) -> None:
             parent[path[-1]] = data.draw(_junk)
     version = VERSIONS[spec]
     assert _errors(validate._json_validator(version), doc) == _errors(_plain(version), doc)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {  # an asserter that is valid as more than one of oneOf's branches: the message prints the branches
+            "components": [
+                {
+                    "type": "library",
+                    "name": "a",
+                    "patentAssertions": [{"assertionType": "ownership", "asserter": {"name": "x"}}],
+                }
+            ]
+        },
+        {
+            "definitions": {
+                "patents": [
+                    {
+                        "patentNumber": "US1",
+                        "jurisdiction": "US",
+                        "patentLegalStatus": "pending",
+                        "patentAssignee": [{"name": "x"}],
+                    }
+                ]
+            }
+        },
+        {"components": [{"type": "library", "name": "a", "licenses": [{"license": {"id": "MIT", "name": "MIT"}}]}]},
+    ],
+)
+def test_messages_that_print_schemas_are_unchanged(doc: dict[str, Any]) -> None:
+    """oneOf's "valid under each of" and not's messages print subschemas: they must read as before."""
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.7", "version": 1, **doc}
+    version = VERSIONS["1.7"]
+    got = _errors(validate._json_validator(version), doc)
+    assert got and got == _errors(_plain(version), doc)

@@ -57,6 +57,9 @@ def _load(path: str) -> Any:
 
 _DEFINITIONS = "#/definitions/"
 _DATA_KEYWORDS = frozenset(("enum", "const", "examples", "default"))  # their values are data, not schemas
+#: Keywords whose schemas jsonschema prints in its messages ("... is valid under each of ...", "... should
+#: not be valid under ..."): kept exactly as written, so that every message stays word for word the same.
+_PRINTED_KEYWORDS = frozenset(("oneOf", "not"))
 
 
 def _local(ref: Any, definitions: dict[str, Any]) -> str | None:
@@ -89,8 +92,8 @@ def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
     Validating a component made jsonschema resolve about 13 references, a third of its time. The verdicts
     are the same: Draft 7 ignores a `$ref`'s sibling keywords, and the schema has no nested `$id`, so an
     inlined definition means what it meant where it was. A definition from which a cycle can be reached
-    (component, service ...) and a reference to another document stay references, resolved as before;
-    inlined definitions are shared, not copied.
+    (component, service ...), a reference to another document and the branches of `oneOf` and `not` (which
+    error messages print) stay as written, resolved as before; inlined definitions are shared, not copied.
     """
     definitions: dict[str, Any] = schema.get("definitions", {})
     graph = {name: _refs(body, definitions, set()) for name, body in definitions.items()}
@@ -122,7 +125,7 @@ def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
                 if name not in done:
                     done[name] = resolve(definitions[name])
                 return done[name]
-            return {k: v if k in _DATA_KEYWORDS else resolve(v) for k, v in node.items()}
+            return {k: v if k in _DATA_KEYWORDS or k in _PRINTED_KEYWORDS else resolve(v) for k, v in node.items()}
         if isinstance(node, list):
             return [resolve(v) for v in node]
         return node
