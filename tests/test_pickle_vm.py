@@ -344,3 +344,24 @@ def test_line_opcode_at_the_declared_end_is_truncated() -> None:
     data = b"(I1\n."
     a = analyse(Reader(lambda off, n: data[off : off + n], 3))
     assert a.error is not None and a.error.startswith("truncated") and a.error_offset == 2
+
+
+_TOKENS = [b"(", b"N", b")", b"]", b"}", b"s", b"a", b"t", b"0", b"1", b"\x85", b"K\x01", b"\x94", b"q\x00", b"h\x00"]
+_TOKENS += [b"\x8c\x01a", b"\x8c\x01a\x94", b"\x8c\x01a\x71\x01"]
+
+
+@pytest.mark.parametrize("limit", ["MAX_STACK", "MAX_MEMO", "MAX_OPS", "MAX_ITEMS"])
+def test_every_short_opcode_sequence_stops_at_a_small_limit_as_the_handlers_do(limit: str) -> None:
+    """Every sequence of three of these opcodes (marks, pushes, containers, memo puts and gets, strings with
+    their fused MEMOIZE/BINPUT), under each limit set to 1, 2 and 3: inline and handler runs agree."""
+    import itertools
+
+    from aibom.pickles import vm
+
+    for seq in itertools.product(_TOKENS, repeat=3):
+        data = b"".join(seq) + b"N" * 12 + b"."  # 12 bytes of padding: the inline path runs to the end
+        for value in (1, 2, 3):
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(vm, limit, value)
+                inline = _summary(analyse(Reader.of_bytes(data)))
+                assert inline == _summary(_by_handlers(data)), (data, limit, value)
