@@ -470,7 +470,8 @@ def pickles(b: Bench, peers: bool, timeout: float) -> None:
         b.add(Row(key, f"pickles ({len(files)} files): {tool}", data["seconds"], f"{per_file:.2f} ms/file",
                   child.rss_mib, target, verdict,
                   f"caught {caught}/{len(bad)}, benign flagged {false}/{len(files) - len(bad)}; "
-                  f"ms/file by kind: {kinds}; wall with start-up {child.seconds:.2f} s", tool == "aibom"))  # fmt: skip
+                  f"ms/file by kind: {kinds}; whole child {child.seconds:.2f} s (start-up, 1 untimed file, "
+                  f"{b.repeat} pass(es))", tool == "aibom"))  # fmt: skip
 
 
 def ensure_peers() -> Path:
@@ -598,7 +599,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--repeat", type=int, default=1, help="runs per timed row (median reported)")
     ap.add_argument("--meta-reps", type=int, default=30, help="metadata reads per 10 GiB file")
-    ap.add_argument("--peer-timeout", type=float, default=900, help="seconds each peer may take on the pickles")
+    ap.add_argument("--peer-timeout", type=float, default=900, help="seconds each peer's child may take on the pickles (all --repeat passes)")
     ap.add_argument("--drop-caches", action="store_true", help="also measure with the page cache dropped (root)")
     ap.add_argument("--no-profile", action="store_true", help="do not profile missed targets")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
