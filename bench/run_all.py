@@ -599,7 +599,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--repeat", type=int, default=1, help="runs per timed row (median reported)")
     ap.add_argument("--meta-reps", type=int, default=30, help="metadata reads per 10 GiB file")
-    ap.add_argument("--peer-timeout", type=float, default=900, help="seconds each peer's child may take on the pickles (all --repeat passes)")
+    ap.add_argument(
+        "--peer-timeout", type=float, default=900, help="seconds each peer may take on the pickles (all passes)"
+    )
     ap.add_argument("--drop-caches", action="store_true", help="also measure with the page cache dropped (root)")
     ap.add_argument("--no-profile", action="store_true", help="do not profile missed targets")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
