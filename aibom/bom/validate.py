@@ -60,6 +60,7 @@ _DATA_KEYWORDS = frozenset(("enum", "const", "examples", "default"))  # their va
 #: Keywords whose schemas jsonschema prints in its messages ("... is valid under each of ...", "... should
 #: not be valid under ..."): kept exactly as written, so that every message stays word for word the same.
 _PRINTED_KEYWORDS = frozenset(("oneOf", "not"))
+_AS_WRITTEN = _DATA_KEYWORDS | _PRINTED_KEYWORDS  # inlining neither looks into these nor changes them
 
 
 def _local(ref: Any, definitions: dict[str, Any]) -> str | None:
@@ -72,13 +73,14 @@ def _local(ref: Any, definitions: dict[str, Any]) -> str | None:
 
 
 def _refs(node: Any, definitions: dict[str, Any], out: set[str]) -> set[str]:
+    """The definitions `node` refers to where inlining would replace the reference (so, as it recurses)."""
     if isinstance(node, dict):
         if "$ref" in node:
             if name := _local(node["$ref"], definitions):
                 out.add(name)
         else:
             for key, value in node.items():
-                if key not in _DATA_KEYWORDS:
+                if key not in _AS_WRITTEN:
                     _refs(value, definitions, out)
     elif isinstance(node, list):
         for value in node:
@@ -125,7 +127,7 @@ def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
                 if name not in done:
                     done[name] = resolve(definitions[name])
                 return done[name]
-            return {k: v if k in _DATA_KEYWORDS or k in _PRINTED_KEYWORDS else resolve(v) for k, v in node.items()}
+            return {k: v if k in _AS_WRITTEN else resolve(v) for k, v in node.items()}
         if isinstance(node, list):
             return [resolve(v) for v in node]
         return node
