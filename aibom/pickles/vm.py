@@ -295,6 +295,8 @@ class Machine:
             size_end = r.size - base  # the declared end, which a longer source's window may pass
             lim = end - 9
             span = lim - i
+            # the limits bind only near them: the sums below are a cheap test of `room < span` (the room
+            # itself, with its min and max, is computed only then)
             if (
                 ops + span > MAX_OPS
                 or len(stack) + span > MAX_STACK
@@ -424,7 +426,7 @@ class Machine:
                     stack.append(int.from_bytes(window[i + 1 : stop], "little", signed=op == 0x4A))
                     i = stop
                 elif op == 0x95:  # FRAME: its size is checked, its bytes are read as opcodes
-                    if int.from_bytes(window[i + 1 : i + 9], "little") > r.size - (base + i + 9):
+                    if int.from_bytes(window[i + 1 : i + 9], "little") > size_end - (i + 9):
                         break
                     i += 9
                 else:
