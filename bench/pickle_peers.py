@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -30,7 +32,7 @@ PEERS = ("picklescan", "modelscan", "fickling", "modelaudit")
 
 # Runs inside the peers' venv: one tool over a list of files; prints JSON {path: [flagged, detail]} and seconds.
 WORKER = r"""
-import json, os, sys, time, zipfile, warnings, logging
+import json, os, sys, zipfile, warnings, logging
 warnings.filterwarnings("ignore")
 logging.disable(logging.CRITICAL)
 tool, files = sys.argv[1], json.loads(sys.stdin.read())
@@ -62,25 +64,9 @@ def modelaudit(path):
     crit = [i for i in d["issues"] if str(i.get("severity")).lower() in ("critical", "error")]
     return bool(crit or d.get("has_errors")), f"critical={len(crit)} has_errors={d.get('has_errors')}"
 
-fn = globals()[tool]
-reps = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-try:  # start-up (imports, registries) is not per-file work: one untimed call first
-    fn(files[0])
-except Exception:
-    pass
-passes = []
-for _ in range(reps):
-    out, times = {}, {}
-    t0 = time.perf_counter()
-    for path in files:
-        t = time.perf_counter()
-        try:
-            out[path] = list(fn(path))
-        except Exception as exc:  # a crash stops a CI gate: flagged
-            out[path] = [True, f"exception {type(exc).__name__}"]
-        times[path] = time.perf_counter() - t
-    passes.append((time.perf_counter() - t0, out, times))
-seconds, out, times = sorted(passes, key=lambda p: p[0])[len(passes) // 2]  # the median pass
+sys.path.insert(0, sys.argv[3])  # bench/: the same timing loop as aibom's (stdlib only)
+from pickle_peers import timed_passes
+out, seconds, times = timed_passes(globals()[tool], files, int(sys.argv[2]), flag_crashes=True)
 print(json.dumps({"results": out, "seconds": seconds, "times": times}))
 """
 
@@ -98,10 +84,41 @@ def versions(py: Path) -> dict[str, str]:
     return json.loads(subprocess.run([str(py), "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
+def timed_passes(
+    fn: Callable[[str], Any], files: list[str], reps: int, flag_crashes: bool = False
+) -> tuple[dict[str, list], float, dict[str, float]]:
+    """`fn` over `files`: one untimed file first (start-up: imports, registries, is not per-file work),
+    then `reps` timed passes; (path -> result, seconds, path -> seconds) of the median pass. With
+    `flag_crashes` a file whose call raises is flagged (a crash stops a CI gate), as the peers are judged."""
+    if files:
+        try:
+            fn(files[0])
+        except Exception:
+            if not flag_crashes:
+                raise
+    passes = []
+    for _ in range(reps):
+        out: dict[str, list] = {}
+        times: dict[str, float] = {}
+        t0 = time.perf_counter()
+        for path in files:
+            t = time.perf_counter()
+            try:
+                out[path] = list(fn(path))
+            except Exception as exc:
+                if not flag_crashes:
+                    raise
+                out[path] = [True, f"exception {type(exc).__name__}"]
+            times[path] = time.perf_counter() - t
+        passes.append((time.perf_counter() - t0, out, times))
+    seconds, out, times = sorted(passes, key=lambda p: p[0])[len(passes) // 2]  # the median pass
+    return out, seconds, times
+
+
 def run_peer(py: Path, tool: str, files: list[str], reps: int = 1) -> tuple[dict[str, list], float]:
     env = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1", NO_COLOR="1")
     proc = subprocess.run(
-        [str(py), "-c", WORKER, tool, str(reps)],
+        [str(py), "-c", WORKER, tool, str(reps), str(HERE)],
         input=json.dumps(files), capture_output=True, text=True, env=env, timeout=3600,
     )  # fmt: skip
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -128,20 +145,7 @@ def run_aibom(files: list[str], reps: int = 1) -> tuple[dict[str, list], float, 
         errors = [f for f in res.findings if f.severity is Severity.ERROR]
         return [bool(errors), f"{fmt}: {errors[0].message[:80] if errors else 'clean'}"]
 
-    if files:
-        one(files[0])
-    passes = []
-    for _ in range(reps):
-        out: dict[str, list] = {}
-        times: dict[str, float] = {}
-        t0 = time.perf_counter()
-        for path in files:
-            t = time.perf_counter()
-            out[path] = one(path)
-            times[path] = time.perf_counter() - t
-        passes.append((time.perf_counter() - t0, out, times))
-    seconds, out, times = sorted(passes, key=lambda p: p[0])[len(passes) // 2]
-    return out, seconds, times
+    return timed_passes(one, files, reps)
 
 
 def pickle_kind(path: str) -> str:

@@ -447,7 +447,7 @@ def pickles(b: Bench, peers: bool, timeout: float) -> None:
 
         env = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1", NO_COLOR="1")
         for tool in PEERS:
-            child = run_child([str(py), "-c", WORKER, tool, reps], env=env, stdin=listing, timeout=timeout)
+            child = run_child([str(py), "-c", WORKER, tool, reps, str(HERE)], env=env, stdin=listing, timeout=timeout)
             try:
                 results[tool] = (child, child.json())
             except RuntimeError as exc:
