@@ -53,11 +53,19 @@ class Cursor:
         self.pos += n
         return data
 
-    def peek(self, n: int) -> bytes:
-        """Up to `n` bytes from the current position (fewer at the end of the region), not consumed."""
-        data = self.take(min(n, self.remaining))
-        self.pos -= len(data)
-        return data
+    def peek(self, n: int) -> memoryview:
+        """Up to `n` bytes from the current position (fewer at the end of the region), not consumed.
+
+        A view into the buffer, not a copy: walking a multi-MB header a window at a time would otherwise
+        copy every window twice (the read, then the slice)."""
+        n = min(n, self.remaining)
+        rel = self.pos - self._buf_start
+        if rel < 0 or rel + n > len(self._buf):
+            self._buf = self.probe.read(self.pos, n)
+            self._buf_start, rel = self.pos, 0
+            if len(self._buf) != n:
+                raise ReadError("file shrank while being read")
+        return memoryview(self._buf)[rel : rel + n]
 
     def skip(self, n: int) -> None:
         """Move past `n` bytes without reading them."""

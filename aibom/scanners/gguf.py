@@ -93,7 +93,7 @@ def _short_strings(endian: str, size: int) -> Callable[[bytes, int], re.Match[by
     for n in range(_RUN_MAX_LENGTH):
         length = n.to_bytes(size, "little" if endian == "<" else "big")
         alternatives.append(re.escape(length) + b".{%d}" % n)
-    return re.compile(b"(?:" + b"|".join(alternatives) + b"){%d}" % RUN, re.DOTALL).match
+    return re.compile(b"(?:" + b"|".join(alternatives) + b"){%d}+" % RUN, re.DOTALL).match
 
 
 @functools.cache
