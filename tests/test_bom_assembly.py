@@ -223,7 +223,23 @@ def test_warm_rescan_loads_neither_the_bom_library_nor_the_schema_validator(tmp_
     warm = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
     assert "0 rendered" in warm.stderr
     assert "loaded: \n" in warm.stderr, warm.stderr
-    assert json.loads((tmp_path / "bom.json").read_text())["components"]
+    before = json.loads((tmp_path / "bom.json").read_text())
+    assert before["components"]
+
+    # an edit that changes no component (a comment in code) changes only the file and byte counts in the
+    # head: those are filled in, the head itself is reused, and the document is what an uncached run writes
+    comment = "# a comment that changes no component\n"
+    with open(root / "train.py", "a") as fh:
+        fh.write(comment)
+    edited = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
+    assert "0 rendered" in edited.stderr and "loaded: \n" in edited.stderr, edited.stderr
+    after = (tmp_path / "bom.json").read_text()
+    uncached = run_aibom("scan", str(root), "--no-cache", env=EPOCH)
+    assert uncached.returncode == 0 and after == uncached.stdout
+    props = {p["name"]: p["value"] for p in json.loads(after)["metadata"]["properties"]}
+    old = {p["name"]: p["value"] for p in before["metadata"]["properties"]}
+    assert int(props["aibom:bytes"]) == int(old["aibom:bytes"]) + len(comment)
+    assert props["aibom:files"] == old["aibom:files"]
 
 
 def test_an_upgrade_of_a_rendering_library_renders_every_component_again(

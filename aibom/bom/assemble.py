@@ -38,7 +38,17 @@ from ..inventory import Artifact, Finding, Inventory
 from ..scancache import context
 from ..textsafe import for_json_text
 from . import ml_extensions
-from .cdx_basics import COMPONENT_TYPES, JSON_HEAD, ROOT_REF, ZERO_SERIAL, InvalidBom, build_timestamp, serial_of
+from .cdx_basics import (
+    COMPONENT_TYPES,
+    JSON_HEAD,
+    ROOT_REF,
+    STAT_BYTES,
+    STAT_FILES,
+    ZERO_SERIAL,
+    InvalidBom,
+    build_timestamp,
+    serial_of,
+)
 from .fragments import FragmentCache
 from .relations import dependency_refs, split_findings, top_level_refs
 
@@ -191,18 +201,20 @@ def _head(
     timestamp: datetime,
 ) -> tuple[str, str]:
     """(key, JSON text) of the document's head (`$schema` .. `metadata`, serial number zero, timestamp
-    blank), from the cache or rendered through the library and checked with the shape of the root's
-    dependency entry. The key digests everything the metadata is made from except the timestamp."""
+    blank, file and byte counts zero: `_set_stats` fills them in), from the cache or rendered through the
+    library and checked with the shape of the root's dependency entry. The key digests everything the
+    metadata is made from except the timestamp and those counts, which change with almost any edit: a
+    rescan after one changed file then reuses the head instead of loading the library to render it."""
     notices = [lf.path for lf in inv.license_files if lf.notice]
     made_of = (inv.root_name, inv.root_licenses(), loose, inv.skipped, inv.environments, notices, depends)
     digest = hashlib.sha256(salt)
-    digest.update(_stable_bytes((made_of, inv.stats.files, inv.stats.bytes)))
+    digest.update(_stable_bytes(made_of))
     key = "head:" + digest.hexdigest()
     if key in cached:
         return key, cached[key]
     from .cyclonedx import library_json, metadata_bom
 
-    meta = library_json(metadata_bom(inv, loose, timestamp)[0], spec_version)
+    meta = library_json(metadata_bom(inv, loose, timestamp, stats=(0, 0))[0], spec_version)
     if meta.get("metadata", {}).get("timestamp") != timestamp.isoformat():
         raise InvalidBom(f"the library wrote the timestamp as {meta.get('metadata', {}).get('timestamp')!r}")
     doc = {k: meta[k] for k in JSON_HEAD if k in meta}
@@ -213,6 +225,16 @@ def _head(
     _check(doc | {"dependencies": [root]}, spec_version)
     doc["metadata"]["timestamp"] = ""
     return key, json.dumps(doc, ensure_ascii=False)
+
+
+def _set_stats(doc: dict[str, Any], files: int, size: int) -> None:
+    """Write the scan's file and byte counts into the head's two properties (rendered as zeros)."""
+    wanted = {STAT_FILES: str(files), STAT_BYTES: str(size)}
+    found = [p for p in doc["metadata"].get("properties", []) if p.get("name") in wanted]
+    if sorted(p["name"] for p in found) != sorted(wanted):
+        raise InvalidBom("the document head lacks its file and byte counts")
+    for prop in found:
+        prop["value"] = wanted[prop["name"]]
 
 
 def _dependency_text(ref: str, refs: list[str]) -> str:
@@ -265,6 +287,7 @@ def render_json_chunks(
     top = sorted(set(top_level_refs(inv)))
     head_key, head = _head(inv, loose, bool(top), salt, spec_version, cached, timestamp)
     doc = json.loads(head)
+    _set_stats(doc, inv.stats.files, inv.stats.bytes)
     doc["metadata"]["timestamp"] = timestamp.isoformat()  # as the library writes it (_head checks)
     placeholders = {name: f"aibom-{name}-{uuid.uuid4()}" for name in ("components", "dependencies")}
     if texts:

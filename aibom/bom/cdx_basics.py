@@ -20,6 +20,8 @@ ROOT_REF = "aibom:root"
 #: The top-level keys of a CycloneDX JSON document before `components`, in the library's order.
 JSON_HEAD = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata")
 ZERO_SERIAL = uuid.UUID(int=0)
+#: The metadata properties that count the files scanned and their bytes.
+STAT_FILES, STAT_BYTES = "aibom:files", "aibom:bytes"
 #: The CycloneDX component type of each kind of artifact (the library's ComponentType values).
 COMPONENT_TYPES = {
     Kind.MODEL: "machine-learning-model",

@@ -35,6 +35,8 @@ from .cdx_basics import (
     COMPONENT_TYPES,
     ROOT_REF,
     SPEC_VERSION_NAMES,
+    STAT_BYTES,
+    STAT_FILES,
     ZERO_SERIAL,
     InvalidBom,
     build_timestamp,
@@ -170,7 +172,9 @@ def _component(
     )
 
 
-def metadata_bom(inv: Inventory, loose: list[Finding], timestamp: datetime | None = None) -> tuple[Bom, Component]:
+def metadata_bom(
+    inv: Inventory, loose: list[Finding], timestamp: datetime | None = None, stats: tuple[int, int] | None = None
+) -> tuple[Bom, Component]:
     """A Bom holding only the metadata: the tool, the scanned root and the BOM-level properties."""
     bom = Bom(serial_number=ZERO_SERIAL)
     bom.metadata.timestamp = timestamp or build_timestamp()
@@ -191,10 +195,8 @@ def metadata_bom(inv: Inventory, loose: list[Finding], timestamp: datetime | Non
     ]
     meta_props += [Property(name="aibom:environment", value=env) for env in inv.environments]
     meta_props += [Property(name="aibom:notice-file", value=lf.path) for lf in inv.license_files if lf.notice]
-    meta_props += [
-        Property(name="aibom:files", value=str(inv.stats.files)),
-        Property(name="aibom:bytes", value=str(inv.stats.bytes)),
-    ]
+    files, size = (inv.stats.files, inv.stats.bytes) if stats is None else stats
+    meta_props += [Property(name=STAT_FILES, value=str(files)), Property(name=STAT_BYTES, value=str(size))]
     bom.metadata.properties.update(meta_props)
     return bom, root
 
