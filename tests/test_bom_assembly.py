@@ -213,13 +213,15 @@ def test_warm_rescan_loads_neither_the_bom_library_nor_the_schema_validator(tmp_
         "try:\n"
         "    main(sys.argv[1:], standalone_mode=False)\n"
         "finally:\n"
-        "    heavy = {'cyclonedx.model', 'jsonschema', 'spdx_tools', 'aibom.fleet', 'aibom.release_cli'}\n"
+        "    heavy = {'cyclonedx.model', 'jsonschema', 'spdx_tools', 'aibom.fleet', 'aibom.release_cli', 'yaml',\n"
+        "             'lxml', 'packaging.requirements'}\n"
         "    loaded = sorted(heavy & set(sys.modules))\n"
         "    print('loaded:', ','.join(loaded), file=sys.stderr)\n"
     )
     args = [sys.executable, "-c", probe, "scan", str(root), "-o", str(tmp_path / "bom.json"), "-v"]
     cold = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
-    assert "loaded: cyclonedx.model,jsonschema" in cold.stderr
+    # the cold scan reads cards (YAML) and requirements; JSON output needs no XML validator (lxml)
+    assert "loaded: cyclonedx.model,jsonschema,packaging.requirements,yaml\n" in cold.stderr, cold.stderr
     warm = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
     assert "0 rendered" in warm.stderr
     assert "loaded: \n" in warm.stderr, warm.stderr
@@ -240,6 +242,12 @@ def test_warm_rescan_loads_neither_the_bom_library_nor_the_schema_validator(tmp_
     old = {p["name"]: p["value"] for p in before["metadata"]["properties"]}
     assert int(props["aibom:bytes"]) == int(old["aibom:bytes"]) + len(comment)
     assert props["aibom:files"] == old["aibom:files"]
+
+    # an edited blob is a component rendered again (the library and the validator load), but the parsers of
+    # formats no changed file has (YAML cards, requirements) are not loaded with the scanners
+    (root / "blob.dat").write_bytes(b"\x00\x01\x02changed")
+    blob = subprocess.run(args, env=os.environ | env, capture_output=True, text=True, check=True)
+    assert "1 rendered" in blob.stderr and "loaded: cyclonedx.model,jsonschema\n" in blob.stderr, blob.stderr
 
 
 def test_an_upgrade_of_a_rendering_library_renders_every_component_again(

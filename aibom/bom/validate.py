@@ -13,7 +13,6 @@ from typing import Any
 
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
-from cyclonedx.validation.xml import XmlValidator
 from jsonschema import Draft7Validator, ValidationError
 from jsonschema.validators import extend
 from referencing import Registry
@@ -178,5 +177,7 @@ def json_error_list(doc: Any, version: SchemaVersion, limit: int = 50) -> list[t
 
 
 def xml_errors(text: str, version: SchemaVersion) -> str | None:
+    from cyclonedx.validation.xml import XmlValidator  # lxml: only for XML output
+
     error = XmlValidator(version).validate_str(text)
     return None if error is None else str(error)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from packaging.requirements import InvalidRequirement, Requirement
+from typing import TYPE_CHECKING
 
 from ..inventory import Artifact
 from .model import dependency
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 
 def pinned_version(req: Requirement) -> str | None:
@@ -21,6 +24,8 @@ def from_pep508(
     """The library a requirement string names; None if `text` is not a valid requirement."""
     if not isinstance(text, str) or len(text) > 4096:
         return None
+    from packaging.requirements import InvalidRequirement, Requirement  # ~10 ms, only when one is read
+
     try:
         req = Requirement(text)
     except InvalidRequirement:

@@ -11,7 +11,6 @@ import json
 import re
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..deps.model import SCOPE_RANK, dependency
@@ -45,6 +44,8 @@ def _packages(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _dep_names(value: object) -> list[str]:
     """Names from a TOML dependency table, a list of `{name = ...}` tables or of requirement strings."""
+    from packaging.requirements import InvalidRequirement, Requirement  # ~15 ms: only when a lock file is read
+
     names: list[str] = []
     if isinstance(value, dict):
         names = [str(k) for k in value]

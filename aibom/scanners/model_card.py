@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 from ..inventory import Kind, ModelDirFile
 from ..sniff import Probe, ReadError, looks_like_text
 from . import register
@@ -38,10 +36,6 @@ _CARD_HINT = re.compile(
 )
 
 
-#: The bounds check only parses (no objects are constructed): libyaml's parser when available, for speed.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 class FrontMatterError(ValueError):
     """The front matter cannot be read safely; the message says why."""
 
@@ -60,9 +54,13 @@ def front_matter(text_: str) -> str | None:
 
 def check_events(yaml_text: str) -> None:
     """Reject what safe_load would accept but what could blow up later: aliases, depth, size."""
+    import yaml  # here, not with the scanners: most rescans read no card
+
+    # only parsed (no objects are constructed): libyaml's parser when available, for speed
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     depth = events = 0
     try:
-        for event in yaml.parse(yaml_text, Loader=_SAFE_LOADER):
+        for event in yaml.parse(yaml_text, Loader=safe_loader):
             events += 1
             if events > MAX_EVENTS:
                 raise FrontMatterError(f"front matter has over {MAX_EVENTS} YAML nodes")
@@ -82,6 +80,8 @@ def parse_front_matter(yaml_text: str) -> dict[str, Any]:
     if len(yaml_text.encode("utf-8")) > MAX_FRONT_MATTER:
         raise FrontMatterError(f"front matter is over the {MAX_FRONT_MATTER}-byte limit")
     check_events(yaml_text)
+    import yaml
+
     try:
         doc = yaml.safe_load(yaml_text)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:

@@ -10,9 +10,9 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packageurl import PackageURL
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .. import readdeps
@@ -27,6 +27,9 @@ MAX_INCLUDE_DEPTH = 10
 _NAME = re.compile(r"^(.*requirements.*|constraints.*)\.(txt|in|pip)$", re.IGNORECASE)
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 
 def is_requirements_name(relpath: str) -> bool:
@@ -153,6 +156,8 @@ class RequirementsParser:
             return  # an index, find-links or install option: adds no package
         text = line.text.split(" --", 1)[0].strip()
         hashes = sorted({t.split("=", 1)[1] for t in tokens if t.startswith("--hash=")})
+        from packaging.requirements import InvalidRequirement, Requirement  # ~10 ms: only when one is read
+
         try:
             req = Requirement(text)
         except InvalidRequirement:
