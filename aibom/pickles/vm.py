@@ -9,6 +9,7 @@ bounded, and all processing is iterative (no recursion over the input's nesting)
 from __future__ import annotations
 
 import codecs
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,12 +84,6 @@ class Opaque:
 class PDict:
     items: list[tuple[Any, Any]] = field(default_factory=list)
 
-    def get(self, key: Any) -> Any:
-        for k, v in self.items:
-            if k == key:
-                return v
-        return None
-
 
 @dataclass(eq=False)
 class PSet:
@@ -129,34 +124,80 @@ class _Mark:
     pass
 
 
+#: A dtype string as numpy writes it in a dtype's pickle: byte order, type character, size in bytes (in
+#: characters for "U"), datetime unit.
+_DESCR = re.compile(r"[<>|=]?([?a-zA-Z])(\d*)(?:\[\w+\])?")
+#: Item sizes numpy gives the fixed-size types, by type character; their pickled state cannot change them.
+_FIXED_SIZES = {
+    "b": {"1": 1}, "?": {"": 1, "1": 1}, "i": {"1": 1, "2": 2, "4": 4, "8": 8}, "u": {"1": 1, "2": 2, "4": 4, "8": 8},
+    "f": {"2": 2, "4": 4, "8": 8, "16": 16}, "c": {"8": 8, "16": 16, "32": 32}, "M": {"8": 8}, "m": {"8": 8},
+}  # fmt: skip
+
+
+def _last(state: PDict, key: str) -> Any:
+    """The value a dict built by the pickle holds for `key`: the last one set (None when absent)."""
+    value = None
+    for k, v in state.items:
+        if k == key:
+            value = v
+    return value
+
+
+def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
+    """(item size, holds objects) of a `numpy.dtype(descr, ...)` built by the pickle, as numpy computes them,
+    or None when aibom cannot be sure. A disagreement with numpy here would let joblib read a different
+    number of bytes than aibom skips, so anything a real dtype's pickle never holds is refused: a fixed-size
+    type whose state claims another size, an object flag that contradicts the type (numpy versions differ on
+    which wins), a flexible type (S, U, V) without a positive size. numpy takes a flexible type's size from
+    the state, and the object flag from the state for every type."""
+    if not (isinstance(dtype, CallRec) and isinstance(dtype.func, GlobalRef)):
+        return None
+    if (dtype.func.module, dtype.func.name) != ("numpy", "dtype"):
+        return None
+    args, state = dtype.args, dtype.state
+    if not (isinstance(args, tuple) and args and isinstance(args[0], str)):
+        return None
+    m = _DESCR.fullmatch(args[0])
+    if m is None:
+        return None
+    kind, digits = m[1], m[2]
+    objects = kind == "O"
+    elsize = None
+    if state is not None:
+        if not (isinstance(state, tuple) and len(state) >= 8 and type(state[5]) is int and type(state[7]) is int):
+            return None
+        elsize = state[5]
+        flagged = bool(state[7] & 1)
+        if flagged != objects and kind != "V":  # only a structured type may hold objects by its flag
+            return None
+        objects = flagged
+    if kind in "SUVa":
+        if elsize is None:
+            elsize = int(digits) * (4 if kind == "U" else 1) if digits else 0
+        return (elsize, objects) if elsize > 0 else None
+    size = 8 if kind == "O" and digits in ("", "8") else _FIXED_SIZES.get(kind, {}).get(digits)
+    if size is None or elsize not in (None, -1, size):
+        return None
+    return size, objects
+
+
 def _joblib_array_bytes(wrapper: CallRec) -> tuple[int, bool, bool] | None:
-    """(data bytes, has objects, has padding) of a joblib NumpyArrayWrapper from its BUILD state."""
+    """(data bytes, has objects, has padding) of a joblib NumpyArrayWrapper from its BUILD state, as joblib
+    reads them: the attributes are the state dict's last values."""
     state = wrapper.state
     if not isinstance(state, PDict):
         return None
-    shape, dtype = state.get("shape"), state.get("dtype")
+    shape = _last(state, "shape")
     if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
         return None
-    if not (isinstance(dtype, CallRec) and isinstance(dtype.args, tuple) and dtype.args):
+    layout = _dtype_layout(_last(state, "dtype"))
+    if layout is None:
         return None
-    descr = dtype.args[0]
-    if not isinstance(descr, str):
-        return None
-    flags, elsize = 0, -1
-    if isinstance(dtype.state, tuple) and len(dtype.state) >= 8:
-        elsize = dtype.state[5] if type(dtype.state[5]) is int else -1
-        flags = dtype.state[7] if type(dtype.state[7]) is int else 0
-    has_objects = descr.startswith("O") or bool(flags & 1)
-    if elsize <= 0:
-        digits = "".join(c for c in descr if c.isdigit())
-        if not digits or len(digits) > 4:
-            return None
-        elsize = int(digits)
+    elsize, has_objects = layout
     count = 1
     for d in shape:
         count *= d
-    padded = any(k == "numpy_array_alignment_bytes" and v is not None for k, v in state.items)
-    return count * elsize, has_objects, padded
+    return count * elsize, has_objects, _last(state, "numpy_array_alignment_bytes") is not None
 
 
 class Machine:
@@ -455,7 +496,8 @@ class Machine:
             target.state = state
             func = target.func
             if (
-                isinstance(func, GlobalRef)
+                self.depth == 0  # joblib reads an object array's nested pickle with a plain Unpickler
+                and isinstance(func, GlobalRef)
                 and func.module == "joblib.numpy_pickle"
                 and func.name == "NumpyArrayWrapper"
             ):
