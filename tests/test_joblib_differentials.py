@@ -211,3 +211,74 @@ def test_item_size_and_object_flag_agree_with_numpy(descr: str) -> None:
             assert got == truth[i], (descr, state)
             checked += 1
     assert checked
+
+
+EXEC = _global("builtins", "exec") + b"(" + _str(f"print({MARKER!r})") + b"tR"
+
+
+def _polyglot(array_bytes: bytes, prefix: bytes = b"") -> bytes:
+    """A joblib file whose first array's bytes are `array_bytes`: data to joblib.load, opcodes to pickle.load."""
+    return b"\x80\x02" + prefix + _wrapper(_state(_shape(len(array_bytes)), _dtype("u1", (-1, 0)))) + array_bytes + b"."
+
+
+POLYGLOTS = {
+    "names-in-the-array": _polyglot(EXEC + b"N0" * 20),
+    # the names are strings memoized before the array (in a list the estimator holds); the array recalls them
+    "names-from-before": _polyglot(
+        b"h\x00h\x01\x93(" + _str(f"print({MARKER!r})") + b"tR" + b"N0" * 20,
+        prefix=b"](" + _str("builtins") + b"q\x00" + _str("exec") + b"q\x01" + b"e0",  # a list, popped
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLYGLOTS))
+def test_a_payload_that_only_pickle_load_runs_is_reported(name: str, tmp_path: Path) -> None:
+    """joblib.load reads the first array's bytes as data; pickle.load (torch.load, a plain unpickler) runs
+    them as opcodes. aibom analyses the joblib reading and also what pickle.load would run there."""
+    data = POLYGLOTS[name]
+    path = tmp_path / f"{name}.pkl"
+    path.write_bytes(data)
+
+    def load(how: str) -> str:
+        code = f"import sys, pickle, joblib\ntry:\n    {how}\nexcept Exception:\n    pass"
+        return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True).stdout
+
+    assert MARKER not in load("joblib.load(sys.argv[1])")
+    assert MARKER in load("pickle.load(open(sys.argv[1], 'rb'))")
+    _, out, _ = scan_bytes(data, path.name)
+    errors = [f.message for f in out.findings if f.severity is Severity.ERROR]
+    assert any("builtins.exec called" in m and "pickle.load instead of joblib.load" in m for m in errors), errors
+
+
+def test_array_data_that_parses_as_opcodes_is_not_a_finding() -> None:
+    """Real arrays (numbers, and text whose lines read as GLOBAL opcodes) never yield a pickle.load finding."""
+    import io
+
+    import joblib
+
+    rng = np.random.default_rng(5)
+    arrays: list[np.ndarray] = [rng.standard_normal(rng.integers(1, 300)).astype(t) for t in ("f4", "f8", "f2")]
+    arrays += [rng.integers(0, 256, rng.integers(1, 300), dtype=np.uint8) for _ in range(300)]
+    arrays += [np.array([b"cat\nhat\n", b"imodule\nname\n", b"R", b"os\nsystem\n"]), np.array(["c\u00e9\nx\n", "R"])]
+    for arr in arrays:
+        buf = io.BytesIO()
+        joblib.dump({"first": arr, "w": np.ones(3)}, buf)
+        _, out, _ = scan_bytes(buf.getvalue(), "model.joblib")
+        assert not [f.message for f in out.findings if "pickle.load instead" in f.message], arr[:8]
+
+
+def test_the_plain_load_view_changes_nothing_the_joblib_reading_sees() -> None:
+    """The array bytes, read as opcodes, append to a list memoized before them: the analysis's own list
+    (what joblib builds) stays empty, and the memoized import the view calls is not marked called."""
+    from aibom.pickles.reader import Reader
+
+    array = b"h\x03)R0" + b"h\x02K\x07a"  # BINGET the import, call it, POP; BINGET the list, APPEND 7
+    data = (
+        b"\x80\x02(]q\x02" + _global("collections", "OrderedDict") + b"q\x03"
+        + _wrapper(_state(_shape(len(array)), _dtype("u1", (-1, 0)))) + array + b"l."
+    )  # fmt: skip
+    a = vm.analyse(Reader.of_bytes(data))
+    assert a.error is None and a.results[0][0] == [], (a.error, a.results)
+    ordered = [g for g in a.globals if g.qualname == "collections.OrderedDict"]
+    assert len(ordered) == 1 and not ordered[0].called
+    assert any(g.qualname == "collections.OrderedDict" and g.called for g in a.plain_load)

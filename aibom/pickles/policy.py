@@ -44,6 +44,7 @@ def lists() -> Lists:
 class Verdict:
     severity: Severity | None  # None: allowlisted
     reason: str
+    gadget: bool = False  # unsafe by name alone (a known gadget, a dunder attribute)
 
 
 def well_formed(module: str, name: str) -> bool:
@@ -70,9 +71,9 @@ def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
     if torchscript and (module == "__torch__" or module.startswith("__torch__.")):
         return Verdict(None, "TorchScript class (compiled from the archive's code/)")
     if any(p.startswith("__") and p.endswith("__") for p in name.split(".")):
-        return Verdict(Severity.ERROR, "reaches a dunder attribute (attribute-traversal gadget)")
+        return Verdict(Severity.ERROR, "reaches a dunder attribute (attribute-traversal gadget)", gadget=True)
     if _under(module, lst.gadget_modules) or f"{module}.{name}" in lst.gadget_globals:
-        return Verdict(Severity.ERROR, "known code-execution or system-access gadget")
+        return Verdict(Severity.ERROR, "known code-execution or system-access gadget", gadget=True)
     if "." in name:
         return Verdict(Severity.ERROR if ref.called else Severity.WARNING, "dotted name resolves attributes")
     parts = set(module.split("."))
@@ -115,6 +116,19 @@ def issues(analysis: Analysis, torchscript: bool = False) -> list[Issue]:
         )
     for note in analysis.notes:
         out.append(Issue(Severity.ERROR, note.offset, note.message))
+    for ref in analysis.plain_load:
+        # only names unsafe in themselves: array data that happens to parse as opcodes (text with newlines
+        # reads as GLOBAL lines) could name any other import, and a call of it
+        verdict = judge(ref, torchscript)
+        if not verdict.gadget or (ref.qualname, ref.called) in seen:
+            continue
+        seen.add((ref.qualname, ref.called))
+        how = "called" if ref.called else "imported"
+        message = (
+            f"{ref.qualname} {how} via {ref.opcode} when the file is loaded with pickle.load instead of "
+            f"joblib.load (which reads the bytes of its first array as data): {verdict.reason}"
+        )
+        out.append(Issue(Severity.ERROR, ref.offset, message, ref.qualname))
     return out
 
 

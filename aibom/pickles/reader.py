@@ -28,6 +28,12 @@ class Reader:
         view = memoryview(data)
         return cls(lambda off, n: bytes(view[off : off + n]), len(data), pos)
 
+    def at(self, pos: int) -> Reader:
+        """Another reader of the same source from `pos`, starting with this one's window."""
+        other = Reader(self._read_at, self.size, pos)
+        other.base, other.window = self.base, self.window
+        return other
+
     def _ensure(self, n: int) -> None:
         end = self.pos + n
         if end > self.size:

@@ -9,6 +9,8 @@ bounded, and all processing is iterative (no recursion over the input's nesting)
 from __future__ import annotations
 
 import codecs
+import contextlib
+import dataclasses
 import re
 import struct
 from dataclasses import dataclass, field
@@ -114,6 +116,9 @@ class Analysis:
     results: list[Any] = field(default_factory=list)
     error: str | None = None
     error_offset: int | None = None
+    #: imports seen only when the stream is loaded with pickle.load instead of joblib.load: that reads the
+    #: first joblib array's bytes as opcodes, where joblib (and the analysis above) skips them as data
+    plain_load: list[GlobalRef] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -203,11 +208,13 @@ def _joblib_array_bytes(wrapper: CallRec) -> tuple[int, bool, bool] | None:
 class Machine:
     """Simulates `pickle.load` repeatedly over one stream, collecting an Analysis."""
 
-    def __init__(self, reader: Reader, analysis: Analysis | None = None, depth: int = 0) -> None:
+    def __init__(self, reader: Reader, analysis: Analysis | None = None, depth: int = 0, joblib: bool = True) -> None:
         self.r = reader
         self.a = analysis or Analysis()
         self.depth = depth
         self.items = 0
+        self.joblib = joblib  # False: a plain pickle.load, which reads no array bytes after a wrapper's BUILD
+        self.forked = False  # whether the plain-load view of this stream has been taken
 
     # -- helpers ---------------------------------------------------------------------------------
     def _push(self, value: Any) -> None:
@@ -328,6 +335,10 @@ class Machine:
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        return self._resume()
+
+    def _resume(self) -> Any:
+        """Run opcodes from the reader's position with the current stacks and memo, up to and including STOP."""
         r, a, dispatch, memo, inline, metastack = self.r, self.a, _DISPATCH, self.memo, _INLINE, self.metastack
         consts, missing, unpack_double = _CONSTANTS, _MISSING, _BIG_DOUBLE.unpack_from
         while True:
@@ -496,7 +507,8 @@ class Machine:
             target.state = state
             func = target.func
             if (
-                self.depth == 0  # joblib reads an object array's nested pickle with a plain Unpickler
+                self.joblib
+                and self.depth == 0  # joblib reads an object array's nested pickle with a plain Unpickler
                 and isinstance(func, GlobalRef)
                 and func.module == "joblib.numpy_pickle"
                 and func.name == "NumpyArrayWrapper"
@@ -523,9 +535,29 @@ class Machine:
             inner.run_one()
             self.items = inner.items
             return
+        if not self.forked and (padded or nbytes):
+            self._plain_load_view()
         if padded:
             self.r.skip(self.r.byte())
         self.r.skip(nbytes)
+
+    def _plain_load_view(self) -> None:
+        """What pickle.load, unlike joblib.load, runs at the stream's first array: its bytes read as opcodes,
+        from this machine's state, until an error or STOP. Its imports, and the imports from before it that
+        it calls, go to Analysis.plain_load. The view gets copies of this machine's imports and placeholders
+        for its containers: it changes nothing here."""
+        self.forked = True
+        view = Machine(self.r.at(self.r.pos), Analysis(), self.depth, joblib=False)
+        view.stack = [_inherit(v) for v in self.stack]
+        view.metastack = [[_inherit(v) for v in level] for level in self.metastack]
+        view.memo = _ViewMemo(self.memo)
+        view.items = self.items
+        # pickle.load stops at an error too: what ran before it is what counts
+        with contextlib.suppress(PickleError, Truncated, RecursionError, MemoryError, OverflowError, ValueError):
+            view._resume()
+        seen = view.a.globals
+        called = [c.func for c in view.a.calls if isinstance(c.func, GlobalRef) and c.func not in seen]
+        self.a.plain_load.extend(seen + called)  # its own imports, and those from before that it called
 
 
 def _describe(value: Any) -> str:
@@ -535,6 +567,47 @@ def _describe(value: Any) -> str:
     if isinstance(value, GlobalRef):
         return value.qualname
     return type(value).__name__
+
+
+#: Stands for a container the plain-load view took over: the view must not change the machine's objects.
+_TAKEN_OVER = Opaque("value from before the array")
+_KEPT = (str, int, float, bytes, type(None))
+
+
+class _ViewMemo(dict):  # type: ignore[type-arg]
+    """The plain-load view's memo: its own entries over the machine's, which it reads as `_inherit` copies
+    (the machine's memo is neither copied, often hundreds of entries for one view that ends in a few
+    opcodes, nor changed)."""
+
+    def __init__(self, under: dict[int, Any]) -> None:
+        super().__init__()
+        self.under = under
+        self.added = 0  # own keys the machine's memo lacks
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        if not dict.__contains__(self, key) and key not in self.under:
+            self.added += 1
+        dict.__setitem__(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.under
+
+    def __getitem__(self, key: int) -> Any:
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        return _inherit(self.under[key])
+
+    def get(self, key: int, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if key in self else default  # noqa: SIM401 (self.get is this method)
+
+    def __len__(self) -> int:
+        return len(self.under) + self.added
+
+
+def _inherit(value: Any) -> Any:
+    if isinstance(value, GlobalRef):
+        return dataclasses.replace(value)  # the view may mark it called; the machine's own stays as it was
+    return value if isinstance(value, _KEPT) else _TAKEN_OVER
 
 
 _STOP = object()
