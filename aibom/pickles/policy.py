@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from ..inventory import Severity
@@ -61,8 +61,13 @@ def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
     """How dangerous one import is, given whether the stream calls it."""
     if ref.module is None or ref.name is None:
         return Verdict(Severity.ERROR, f"unresolvable import ({ref.detail or ref.opcode}): cannot be checked")
-    module = PY2_MODULES.get(ref.module, ref.module)
-    name = ref.name
+    if len(ref.module) + len(ref.name) > _CACHED_NAME:  # never keep long (hostile) names
+        return _judge(ref.module, ref.name, ref.called, torchscript)
+    return _judge_cached(ref.module, ref.name, ref.called, torchscript)
+
+
+def _judge(module: str, name: str, called: bool, torchscript: bool) -> Verdict:
+    module = PY2_MODULES.get(module, module)
     lst = lists()
     if not _IDENT.match(module) or not _IDENT.match(name):
         return Verdict(Severity.ERROR, "import of a malformed name")
@@ -75,7 +80,7 @@ def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
     if _under(module, lst.gadget_modules) or f"{module}.{name}" in lst.gadget_globals:
         return Verdict(Severity.ERROR, "known code-execution or system-access gadget", gadget=True)
     if "." in name:
-        return Verdict(Severity.ERROR if ref.called else Severity.WARNING, "dotted name resolves attributes")
+        return Verdict(Severity.ERROR if called else Severity.WARNING, "dotted name resolves attributes")
     parts = set(module.split("."))
     if (
         _CAMEL.match(name)
@@ -83,9 +88,14 @@ def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
         and any(module.startswith(p) or module == p.rstrip(".") for p in lst.class_prefixes)
     ):
         return Verdict(None, "allowlisted class family")
-    if ref.called:
+    if called:
         return Verdict(Severity.ERROR, "calls a callable that is not allowlisted")
     return Verdict(Severity.WARNING, "imports an object that is not allowlisted (not called)")
+
+
+#: Streams import the same few names over and over: their verdicts are kept, for names up to this long.
+_CACHED_NAME = 200
+_judge_cached = lru_cache(maxsize=4096)(_judge)
 
 
 @dataclass(frozen=True)
