@@ -169,7 +169,10 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
     objects = kind == "O"
     elsize = None
     if state is not None:
-        if not (isinstance(state, tuple) and len(state) >= 8 and type(state[5]) is int and type(state[7]) is int):
+        # versions 3 and 4 (with datetime metadata) as numpy writes them; older ones recompute the flags
+        if not (isinstance(state, tuple) and (state[:1], len(state)) in (((3,), 8), ((4,), 9))):
+            return None
+        if type(state[5]) is not int or type(state[7]) is not int:
             return None
         elsize = state[5]
         flagged = bool(state[7] & 1)
@@ -184,6 +187,37 @@ def _dtype_layout(dtype: Any) -> tuple[int, bool] | None:
     if size is None or elsize not in (None, -1, size):
         return None
     return size, objects
+
+
+_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+_RECONSTRUCTORS = {("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor")}
+_OBJECT = {("builtins", "object"), ("__builtin__", "object")}
+
+
+def _names(value: Any) -> tuple[str | None, str | None] | None:
+    return (value.module, value.name) if isinstance(value, GlobalRef) else None
+
+
+def _wrapper_made_by(rec: CallRec) -> str | None:
+    """How a joblib NumpyArrayWrapper was made, or None if `rec` is not one: "new" when only its BUILD state
+    sets its attributes (NEWOBJ, INST/OBJ without arguments, `copyreg._reconstructor(cls, object, None)`
+    as protocols 0 and 1 write it), "init" when its __init__ ran (a call with arguments), whose defaults
+    the state then only updates."""
+    func, args = _names(rec.func), rec.args
+    if func == _WRAPPER:
+        if rec.opcode in ("NEWOBJ", "NEWOBJ_EX") or (rec.opcode in ("INST", "OBJ") and args == ()):
+            return "new"
+        return "init"
+    if (
+        func in _RECONSTRUCTORS
+        and isinstance(args, tuple)
+        and len(args) == 3
+        and _names(args[0]) == _WRAPPER
+        and _names(args[1]) in _OBJECT
+        and args[2] is None
+    ):
+        return "new"
+    return None
 
 
 def _joblib_array_bytes(wrapper: CallRec) -> tuple[int, bool, bool] | None:
@@ -504,15 +538,14 @@ class Machine:
             raise PickleError("BUILD with an empty stack", self.op_pos)
         target = self.stack[-1]
         if isinstance(target, CallRec):
+            built_before = target.state is not None
             target.state = state
-            func = target.func
-            if (
-                self.joblib
-                and self.depth == 0  # joblib reads an object array's nested pickle with a plain Unpickler
-                and isinstance(func, GlobalRef)
-                and func.module == "joblib.numpy_pickle"
-                and func.name == "NumpyArrayWrapper"
-            ):
+            # joblib reads an object array's nested pickle with a plain Unpickler: no arrays in it
+            made = _wrapper_made_by(target) if self.joblib and self.depth == 0 else None
+            if made is not None:
+                if made != "new" or built_before:
+                    # its attributes then also come from __init__ or an earlier state, merged
+                    raise PickleError("joblib array wrapper made in a way aibom cannot size", self.op_pos)
                 self._joblib_array(target)
         elif isinstance(target, GlobalRef):
             self.a.notes.append(
@@ -551,7 +584,7 @@ class Machine:
         view.stack = [_inherit(v) for v in self.stack]
         view.metastack = [[_inherit(v) for v in level] for level in self.metastack]
         view.memo = _ViewMemo(self.memo)
-        view.items = self.items
+        view.items, view.a.opcodes = self.items, self.a.opcodes  # one budget for both readings
         # pickle.load stops at an error too: what ran before it is what counts
         with contextlib.suppress(PickleError, Truncated, RecursionError, MemoryError, OverflowError, ValueError):
             view._resume()
@@ -569,7 +602,8 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-#: Stands for a container the plain-load view took over: the view must not change the machine's objects.
+#: What a container the plain-load view took over stands for: the view must not change the machine's
+#: objects, yet pickle.load appends and sets items in them and goes on (as the machine does with an object).
 _TAKEN_OVER = Opaque("value from before the array")
 _KEPT = (str, int, float, bytes, type(None))
 
@@ -607,7 +641,7 @@ class _ViewMemo(dict):  # type: ignore[type-arg]
 def _inherit(value: Any) -> Any:
     if isinstance(value, GlobalRef):
         return dataclasses.replace(value)  # the view may mark it called; the machine's own stays as it was
-    return value if isinstance(value, _KEPT) else _TAKEN_OVER
+    return value if isinstance(value, _KEPT) else CallRec(_TAKEN_OVER, (), 0, "taken over")
 
 
 _STOP = object()
