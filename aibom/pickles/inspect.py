@@ -137,14 +137,14 @@ class Inspector:
         self.inspected = 0
         self.known: tuple[Blob, Analysis] | None = None  # (blob, analysis of it from offset 0)
 
-    def _analyse(self, blob: Blob, start: int, max_pickles: int) -> Analysis:
+    def _analyse(self, blob: Blob, start: int, max_pickles: int, joblib: bool = True) -> Analysis:
         """The analysis of `blob` from `start`: the known one when it is the same, else run now."""
-        if self.known is not None and self.known[0] is blob and start == 0:
+        if self.known is not None and self.known[0] is blob and start == 0 and joblib:
             a = self.known[1]
             self.known = None
             if a.pickles < IDENTIFY_PICKLES <= max_pickles:  # it ended on its own, as this run would
                 return a
-        return analyse(Reader(blob.read_at, blob.size, start), max_pickles=max_pickles)
+        return analyse(Reader(blob.read_at, blob.size, start), max_pickles=max_pickles, joblib=joblib)
 
     # -- pickles -------------------------------------------------------------------------------------
     def pickle(
@@ -157,13 +157,15 @@ class Inspector:
         designated: bool = True,
         torchscript: bool = False,
         depth: int = 0,
+        joblib: bool = True,
     ) -> Analysis | None:
-        """Analyse the pickles in `blob` from `start`.
+        """Analyse the pickles in `blob` from `start` (`joblib`: as joblib.load reads them, with its arrays;
+        False for streams only torch or numpy load, with plain unpicklers).
 
         An undesignated stream (content that merely may be a pickle) counts only when it imports a well-formed
         name; then it is reported like any other, including when it breaks later (a loader runs what came first).
         """
-        a = self._analyse(blob, start, max_pickles)
+        a = self._analyse(blob, start, max_pickles, joblib)
         if not designated and not any(g.module is not None and well_formed(g.module, g.name or "") for g in a.globals):
             return None
         rep = self.report
@@ -255,7 +257,7 @@ class Inspector:
                 self.npy(blob, member, depth)
             elif head.startswith(TORCH_LEGACY_MAGIC):
                 rep.layers.append("pytorch-legacy")
-                a = self.pickle(blob, member, max_pickles=5, depth=depth)
+                a = self.pickle(blob, member, max_pickles=5, depth=depth, joblib=False)
                 if a:
                     rep.add_model(tensor_info(a))
                     if not a.error:
@@ -388,7 +390,7 @@ class Inspector:
                     with DECOMPRESSED_CONTENT if m.method != 0 else contextlib.nullcontext():
                         inner = zip_member_blob(blob, m, self.budget) if m.method != 0 else peek
                         if torch_pickle:
-                            a = self.pickle(inner, path, torchscript=torchscript, depth=depth + 1)
+                            a = self.pickle(inner, path, torchscript=torchscript, depth=depth + 1, joblib=False)
                             if a and m.name in pkl:
                                 rep.add_model(tensor_info(a))
                         else:
@@ -448,7 +450,7 @@ class Inspector:
                 break
             inner = blob.window(m.offset, m.size)
             if m.name == "storages":  # a count, then per storage a pickled header and raw bytes
-                self.pickle(inner, path, max_pickles=1, depth=depth + 1)
+                self.pickle(inner, path, max_pickles=1, depth=depth + 1, joblib=False)
                 continue
             if self._worth_reading(inner.head(8192), m.name):
                 self.blob(inner, path, depth + 1, m.name)
@@ -484,7 +486,7 @@ class Inspector:
             raise ArchiveError(f"npy{_where(member)} header has no valid shape")
         rep.npy.append((member, repr(descr) if not isinstance(descr, str) else descr, shape))
         if "O" in repr(descr):
-            self.pickle(blob, member, start=start + hlen, max_pickles=1, depth=depth)
+            self.pickle(blob, member, start=start + hlen, max_pickles=1, depth=depth, joblib=False)
 
 
 def inspect_blob(blob: Blob, name: str = "", known: Analysis | None = None) -> Report:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _compat_pickle
 import json
 import re
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
 
 
 def _judge(module: str, name: str, called: bool, torchscript: bool) -> Verdict:
-    module = PY2_MODULES.get(module, module)
+    # Python 2 names as the unpickler maps them (fix_imports): __builtin__.reduce is functools.reduce
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    module = PY2_MODULES.get(module, _compat_pickle.IMPORT_MAPPING.get(module, module))
     lst = lists()
     if not _IDENT.match(module) or not _IDENT.match(name):
         return Verdict(Severity.ERROR, "import of a malformed name")

@@ -200,23 +200,17 @@ def _names(value: Any) -> tuple[str | None, str | None] | None:
 
 def _wrapper_made_by(rec: CallRec) -> str | None:
     """How a joblib NumpyArrayWrapper was made, or None if `rec` is not one: "new" when only its BUILD state
-    sets its attributes (NEWOBJ, INST/OBJ without arguments, `copyreg._reconstructor(cls, object, None)`
-    as protocols 0 and 1 write it), "init" when its __init__ ran (a call with arguments), whose defaults
-    the state then only updates."""
+    sets its attributes (NEWOBJ, INST/OBJ without arguments, `copyreg._reconstructor(cls, object, state)`
+    as protocols 0 and 1 write it), "init" when an __init__ ran (a call with arguments, a reconstructor
+    with another base), whose defaults the state then only updates."""
     func, args = _names(rec.func), rec.args
     if func == _WRAPPER:
         if rec.opcode in ("NEWOBJ", "NEWOBJ_EX") or (rec.opcode in ("INST", "OBJ") and args == ()):
             return "new"
         return "init"
-    if (
-        func in _RECONSTRUCTORS
-        and isinstance(args, tuple)
-        and len(args) == 3
-        and _names(args[0]) == _WRAPPER
-        and _names(args[1]) in _OBJECT
-        and args[2] is None
-    ):
-        return "new"
+    if func in _RECONSTRUCTORS and isinstance(args, tuple) and len(args) == 3 and _names(args[0]) == _WRAPPER:
+        # with `object` as the base the third argument is not used; another base's __init__ runs
+        return "new" if _names(args[1]) in _OBJECT else "init"
     return None
 
 
@@ -249,6 +243,7 @@ class Machine:
         self.items = 0
         self.joblib = joblib  # False: a plain pickle.load, which reads no array bytes after a wrapper's BUILD
         self.forked = False  # whether the plain-load view of this stream has been taken
+        self.frame_end = 0  # where the last FRAME's bytes end (the unpickler has read them all by then)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _push(self, value: Any) -> None:
@@ -369,6 +364,7 @@ class Machine:
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.frame_end = 0
         return self._resume()
 
     def _resume(self) -> Any:
@@ -512,9 +508,11 @@ class Machine:
                     stack.append(int.from_bytes(window[i + 1 : stop], "little", signed=op == 0x4A))
                     i = stop
                 elif op == 0x95:  # FRAME: its size is checked, its bytes are read as opcodes
-                    if int.from_bytes(window[i + 1 : i + 9], "little") > size_end - (i + 9):
+                    n = int.from_bytes(window[i + 1 : i + 9], "little")
+                    if n > size_end - (i + 9):
                         break
                     i += 9
+                    self.frame_end = base + i + n
                 else:
                     break
                 ops += 1
@@ -537,6 +535,9 @@ class Machine:
         if not self.stack:
             raise PickleError("BUILD with an empty stack", self.op_pos)
         target = self.stack[-1]
+        slots = state[1] if isinstance(state, tuple) and len(state) == 2 else None
+        if isinstance(slots, PDict) and any(k == "__class__" for k, _ in slots.items):  # setattr: a new class
+            self.a.notes.append(Finding("build-sets-class", self.op_pos, "BUILD sets an object's __class__"))
         if isinstance(target, CallRec):
             built_before = target.state is not None
             target.state = state
@@ -546,6 +547,8 @@ class Machine:
                 if made != "new" or built_before:
                     # its attributes then also come from __init__ or an earlier state, merged
                     raise PickleError("joblib array wrapper made in a way aibom cannot size", self.op_pos)
+                if self.r.pos < self.frame_end:  # joblib ends the frame before an array's bytes
+                    raise PickleError("joblib array wrapper inside a pickle frame: aibom cannot size it", self.op_pos)
                 self._joblib_array(target)
         elif isinstance(target, GlobalRef):
             self.a.notes.append(
@@ -567,6 +570,8 @@ class Machine:
             inner.items = self.items
             inner.run_one()
             self.items = inner.items
+            if self.r.pos < inner.frame_end:  # joblib's inner unpickler drops the rest of its frame
+                raise PickleError("object array's pickle stops inside its frame: aibom cannot size it", self.op_pos)
             return
         if not self.forked and (padded or nbytes):
             self._plain_load_view()
@@ -840,6 +845,7 @@ def _frame(m: Machine) -> None:
     size = _u("<Q", m.r.take(8))
     if size > m.r.size - m.r.pos:
         raise PickleError(f"FRAME of {size} bytes runs past the end", m.op_pos)
+    m.frame_end = m.r.pos + size
 
 @_op(b")")
 def _empty_tuple(m: Machine) -> None:
@@ -1068,7 +1074,9 @@ def _memoize(m: Machine) -> None:
 START_OPCODES = frozenset(b"(.FIJKLMNSTUVX\x80\x8a\x8b\x8c\x8d\x8e\x88\x89BCGPc)]}\x8f\x95\x96\x97\x82\x83\x84ig")
 
 
-def analyse(reader: Reader, max_pickles: int = MAX_PICKLES, stop_at: int | None = None) -> Analysis:
+def analyse(
+    reader: Reader, max_pickles: int = MAX_PICKLES, stop_at: int | None = None, joblib: bool = True
+) -> Analysis:
     """Run every pickle in the stream from the reader's position.
 
     After each STOP, a further pickle is read if the next byte can start one; if that attempt fails at its
@@ -1076,7 +1084,7 @@ def analyse(reader: Reader, max_pickles: int = MAX_PICKLES, stop_at: int | None 
     What was found before an error is kept.
     """
     a = Analysis()
-    machine = Machine(reader, a)
+    machine = Machine(reader, a, joblib=joblib)  # joblib: read as joblib.load reads it (arrays inline)
     limit = reader.size if stop_at is None else min(stop_at, reader.size)
     while reader.pos < limit and a.pickles < max_pickles:
         start = reader.pos
