@@ -91,7 +91,7 @@ def compression_of(head: bytes) -> str | None:
         return "bzip2"
     if head[:6] == b"\xfd7zXZ\x00":
         return "xz"
-    if head[:3] == b"\x5d\x00\x00" and len(head) >= 13:
+    if head[:2] == b"\x5d\x00" and len(head) >= 13:  # LZMA-alone, any dictionary size (joblib's own test)
         return "lzma"
     if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
         return "zlib"

@@ -457,3 +457,24 @@ def test_python2_names_are_judged_as_the_unpickler_maps_them(module: str, name: 
 
     verdict = judge(vm.GlobalRef(module, name, 0, "GLOBAL"))
     assert verdict.gadget and verdict.severity is Severity.ERROR, verdict
+
+
+@pytest.mark.parametrize("dict_size", [4096, 1 << 16, 1 << 23])
+def test_lzma_alone_files_of_any_dictionary_size_are_read(dict_size: int, tmp_path: Path) -> None:
+    """joblib knows an LZMA-alone file by its first two bytes; the dictionary size after them varies."""
+    import lzma
+
+    data = lzma.compress(
+        b"\x80\x02" + EXEC + b".", format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "dict_size": dict_size}]
+    )
+    path = tmp_path / "model.joblib"
+    path.write_bytes(data)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, joblib; joblib.load(sys.argv[1])", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert MARKER in loaded.stdout, loaded.stderr[-2000:]
+    for name in ("model.joblib", "model", "clf.dat"):
+        _, out, _ = scan_bytes(data, name)
+        errors = [f.message for f in out.findings if f.severity is Severity.ERROR]
+        assert any("builtins.exec called" in m for m in errors), (name, [f.message for f in out.findings])
