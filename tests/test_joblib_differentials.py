@@ -467,3 +467,40 @@ def test_lzma_alone_files_of_any_dictionary_size_are_read(dict_size: int, tmp_pa
     assert MARKER in _load_output(path, JOBLIB_LOAD)
     for name in ("model.joblib", "model", "clf.dat"):
         assert any("builtins.exec called" in m for m in _errors(data, name)), name
+
+
+def _zfile(pickled: bytes) -> bytes:
+    import io
+
+    from joblib.numpy_pickle_compat import write_zfile
+
+    buf = io.BytesIO()
+    write_zfile(buf, pickled)
+    return buf.getvalue()
+
+
+ZFILES = {
+    "payload": _zfile(b"\x80\x02" + EXEC + b"."),
+    # the old format's unpickler reads no inline arrays: what follows a wrapper's BUILD runs
+    "payload-after-a-wrapper": _zfile(
+        b"\x80\x02" + _wrapper(_state(_shape(len(b"0" + EXEC)), _dtype("u1", (-1, 0)))) + b"0" + EXEC + b"."
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZFILES))
+def test_joblibs_old_zfile_format_is_read(name: str, tmp_path: Path) -> None:
+    """joblib.load still reads its pre-0.10 "ZF" files: a zlib-compressed pickle behind a hex length."""
+    data = ZFILES[name]
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    for file_name in ("model.pkl", "model", "weights.dat"):
+        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+
+
+def test_a_clean_zfile_is_clean() -> None:
+    import pickle
+
+    fmt, out, _ = scan_bytes(_zfile(pickle.dumps({"weights": [1.0, 2.0], "name": "m"}, protocol=2)), "model.pkl")
+    assert fmt == "joblib" and not out.findings, [f.message for f in out.findings]

@@ -39,6 +39,9 @@ NPY_MAGIC = b"\x93NUMPY"
 SEVENZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 #: Compressions joblib can write that the standard library cannot read (no runtime dependency for them).
 UNSUPPORTED_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4"}
+#: joblib's old compressed format (joblib.load still reads it): "ZF", the pickle's length in hex padded to 19
+#: bytes (one more in files from Python 2), then a zlib stream of the pickle.
+ZFILE_PREFIX = b"ZF"
 PICKLE_NAMES = (
     ".pkl",
     ".pickle",
@@ -262,6 +265,8 @@ class Inspector:
                     rep.add_model(tensor_info(a))
                     if not a.error:
                         self.legacy_storages(blob, member, a)
+            elif zfile_start(head) is not None:
+                self.zfile(blob, member, depth, zfile_start(head) or 0)
             elif looks_like_pickle(head):
                 rep.layers.append("joblib" if b"joblib.numpy_pickle" in head else "pickle")
                 a = self.pickle(blob, member, depth=depth)
@@ -303,6 +308,14 @@ class Inspector:
             self.report.unreadable.append(
                 Problem(Severity.ERROR, f"legacy torch file{_where(member)}: {problem}", member)
             )
+
+    def zfile(self, blob: Blob, member: str, depth: int, start: int) -> None:
+        """joblib's old format: one zlib-compressed pickle, read by an unpickler without inline arrays."""
+        self.report.layers.append("joblib-zfile")
+        with DECOMPRESSED_CONTENT:
+            data = decompress(blob.window(start, blob.size - start), "zlib", self.budget)
+            self.pickle(Blob.of_bytes(data), member + "[zfile]" if member else "[zfile]", depth=depth + 1, joblib=False)
+            del data
 
     def compressed(self, blob: Blob, kind: str, member: str, depth: int, name: str) -> None:
         whole = self._small_stream(blob, kind)
@@ -487,6 +500,18 @@ class Inspector:
         rep.npy.append((member, repr(descr) if not isinstance(descr, str) else descr, shape))
         if "O" in repr(descr):
             self.pickle(blob, member, start=start + hlen, max_pickles=1, depth=depth, joblib=False)
+
+
+def zfile_start(head: bytes) -> int | None:
+    """Where the zlib stream of a joblib "ZF" file starts, or None if `head` is not one."""
+    if head[:2] != ZFILE_PREFIX:
+        return None
+    try:
+        int(head[2:21], 16)
+    except ValueError:
+        return None
+    start = 22 if head[21:22] == b" " else 21  # joblib skips one more space (Python 2 files)
+    return start if head[start : start + 1] == b"\x78" else None
 
 
 def inspect_blob(blob: Blob, name: str = "", known: Analysis | None = None) -> Report:

@@ -12,6 +12,7 @@ from ..pickles.inspect import (
     PICKLE_NAMES,
     UNSUPPORTED_COMPRESSION,
     looks_like_pickle,
+    zfile_start,
 )
 from ..pickles.policy import judge, well_formed
 from ..pickles.reader import Reader
@@ -54,6 +55,8 @@ class PickleScanner(Scanner):
         head = probe.head
         if looks_like_pickle(head):
             return "joblib" if b"joblib.numpy_pickle" in head else "pickle"
+        if zfile_start(head) is not None:
+            return "joblib"
         if head[:4] in UNSUPPORTED_COMPRESSION and probe.name.lower().endswith(PICKLE_NAMES):
             return "joblib"
         kind = compression_of(head)
