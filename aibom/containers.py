@@ -1,4 +1,4 @@
-"""Archive and compression layers read by content: zip (incl. zip64), tar, gzip/bz2/xz/lzma/zlib.
+"""Archive and compression layers read by content: zip (incl. zip64), tar, gzip/bz2/xz/lzma/zlib/lz4.
 
 Readers are tolerant the way loaders are (torch ignores CRCs and most flag bits, so do we) and strict about
 size: member counts, decompressed bytes and nesting depth are bounded by the caller's `Budget`. Nothing is
@@ -95,7 +95,15 @@ def compression_of(head: bytes) -> str | None:
         return "lzma"
     if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
         return "zlib"
+    if head[:4] == LZ4_FRAME_MAGIC:
+        return "lz4"
     return None
+
+
+LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
+# What may follow a stream's end and is read on as the next stream (gzip members; BZ2File, LZMAFile and
+# LZ4FrameFile, which joblib.load reads through, go on with the next stream whatever its format in the family)
+_NEXT_STREAM = {"gzip": ("gzip",), "bzip2": ("bzip2",), "xz": ("xz", "lzma"), "lzma": ("xz", "lzma"), "lz4": ("lz4",)}
 
 
 def _decompressor(kind: str):  # type: ignore[no-untyped-def]
@@ -109,11 +117,17 @@ def _decompressor(kind: str):  # type: ignore[no-untyped-def]
         return bz2.BZ2Decompressor()
     if kind in ("xz", "lzma"):
         return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+    if kind == "lz4":
+        try:
+            import lz4.frame  # only when an lz4 frame is met
+        except ImportError:
+            raise ArchiveError("lz4 stream cannot be read: the lz4 package is not installed") from None
+        return lz4.frame.LZ4FrameDecompressor()
     raise ArchiveError(f"unsupported compression {kind}")
 
 
 def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) -> bytes | bytearray:
-    """Decompress `blob` (concatenated gzip members are followed) within the budget.
+    """Decompress `blob` (concatenated streams are followed, as joblib's readers do) within the budget.
 
     With `limit`, stop after that many output bytes (a peek, corrupt tails tolerated); otherwise the whole
     stream, or an ArchiveError when it is corrupt, truncated or larger than the budget.
@@ -153,14 +167,14 @@ def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) 
                     too_large=ratio <= 100,
                 )
             if d.eof:
-                rest = d.unused_data
-                if kind == "gzip" and rest[:2] == b"\x1f\x8b":
-                    pos -= len(rest)  # at the end of a stream zlib's unconsumed_tail is part of unused_data
-                    pending = b""
-                    d = _decompressor(kind)
+                end = pos - len(d.unused_data or b"")  # zlib: at a stream's end unconsumed_tail is in unused_data
+                follows = compression_of(blob.read_at(end, 13)) if end < blob.size else None
+                if follows in _NEXT_STREAM.get(kind, ()):
+                    pos, pending = end, b""
+                    d = _decompressor(follows or kind)
                     continue
                 break
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
         if limit is not None and out:
             return bytes(out[:limit])
         raise ArchiveError(f"{kind} stream is corrupt ({exc})") from None

@@ -426,7 +426,8 @@ def test_the_old_array_wrapper_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "model.joblib"
     path.write_bytes(data)
     assert MARKER in _load_output(path, JOBLIB_LOAD)
-    assert any("NDArrayWrapper called" in m for m in _errors(data, path.name))
+    errors = _errors(data, path.name)
+    assert any("NDArrayWrapper called" in m and "np.load(allow_pickle=True)" in m for m in errors), errors
 
 
 def test_a_legacy_torch_file_is_read_as_torch_reads_it(tmp_path: Path) -> None:
@@ -504,3 +505,94 @@ def test_a_clean_zfile_is_clean() -> None:
 
     fmt, out, _ = scan_bytes(_zfile(pickle.dumps({"weights": [1.0, 2.0], "name": "m"}, protocol=2)), "model.pkl")
     assert fmt == "joblib" and not out.findings, [f.message for f in out.findings]
+
+
+def _zfile_wbits(pickled: bytes, wbits: int) -> bytes:
+    """A ZF file whose zlib stream declares a smaller window (its first byte is not 0x78)."""
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return _zfile(pickled)[:21] + z.compress(pickled) + z.flush()
+
+
+@pytest.mark.parametrize("wbits", [9, 12])
+def test_a_zfile_with_any_zlib_window_is_read(wbits: int, tmp_path: Path) -> None:
+    """joblib decompresses a ZF file's stream with wbits=15, which takes any window up to 32 KiB."""
+    data = _zfile_wbits(b"\x80\x02" + EXEC + b".", wbits)
+    assert data[21] != 0x78
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    for file_name in ("model.pkl", "model", "weights.dat"):
+        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+
+
+EMPTY_ZIP_TRAILER = b"PK\x05\x06" + bytes(18)
+TRAILED = {
+    "zfile": ZFILES["payload"] + EMPTY_ZIP_TRAILER,
+    "pickle": b"\x80\x02" + EXEC + b"." + EMPTY_ZIP_TRAILER,
+    "protocol-0-pickle": b"cbuiltins\nexec\n(V" + f"print({MARKER!r})".encode() + b"\ntR." + EMPTY_ZIP_TRAILER,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TRAILED))
+def test_a_zip_trailer_does_not_hide_what_the_file_starts_with(kind: str, tmp_path: Path) -> None:
+    """An empty zip's end record appended to a pickle or a ZF file: zip readers see an empty archive, but
+    pickle.load and joblib.load read the file from its start and run the payload."""
+    data = TRAILED[kind]
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    for file_name in ("model.pkl", "model", "weights.bin"):
+        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+
+
+def test_lz4_joblib_files_are_read_under_any_name(tmp_path: Path) -> None:
+    """joblib.dump(compress="lz4") writes an lz4 frame and joblib.load reads it back under any name."""
+    import io
+
+    import joblib
+    import lz4.frame
+
+    data = lz4.frame.compress(b"\x80\x02" + EXEC + b".")
+    path = tmp_path / "model.joblib"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    for file_name in ("model.joblib", "model", "weights.lz4"):
+        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+    buf = io.BytesIO()
+    joblib.dump({"coef": np.arange(1000.0), "name": "m"}, buf, compress="lz4")
+    fmt, out, _ = scan_bytes(buf.getvalue(), "model.joblib")
+    assert fmt == "joblib" and not out.findings, [f.message for f in out.findings]
+    fmt, out, _ = scan_bytes(lz4.frame.compress(b'{"text": "a line of a dataset"}\n' * 100), "train.jsonl.lz4")
+    assert fmt != "joblib" and not out.findings, (fmt, [f.message for f in out.findings])
+
+
+def _split_streams(kinds: tuple[str, ...]) -> bytes:
+    """The payload pickle cut into len(kinds) pieces, each compressed on its own and the streams concatenated."""
+    import bz2
+    import lzma
+
+    import lz4.frame
+
+    make = {
+        "bzip2": bz2.compress,
+        "xz": lzma.compress,
+        "lzma": lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE),
+        "lz4": lz4.frame.compress,
+    }
+    payload = b"\x80\x02" + EXEC + b"."
+    cut = [len(payload) * i // len(kinds) for i in range(len(kinds) + 1)]
+    return b"".join(make[k](payload[a:b]) for k, a, b in zip(kinds, cut[:-1], cut[1:], strict=True))
+
+
+@pytest.mark.parametrize("kinds", [("bzip2",) * 2, ("xz",) * 3, ("lzma",) * 2, ("xz", "lzma"), ("lz4",) * 2])
+def test_a_pickle_split_across_concatenated_streams_is_read_whole(kinds: tuple[str, ...], tmp_path: Path) -> None:
+    """BZ2File, LZMAFile and LZ4FrameFile (what joblib.load reads through) go on into the next stream, so
+    the payload may sit in the second one: aibom read only the first and called the pickle truncated."""
+    data = _split_streams(kinds)
+    path = tmp_path / "model.joblib"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    for file_name in ("model.joblib", "model"):
+        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name

@@ -42,7 +42,7 @@ def _fixtures() -> dict[str, bytes]:
     np.savez_compressed(buf, a=np.arange(10), o=np.array([None], dtype=object))
     out["arrays.npz"] = buf.getvalue()
     with tempfile.TemporaryDirectory() as tmp:
-        for name, compress in (("plain.joblib", 0), ("zlib.joblib", 3)):
+        for name, compress in (("plain.joblib", 0), ("zlib.joblib", 3), ("lz4.joblib", "lz4")):
             joblib.dump({"x": np.arange(5.0), "o": np.array([None, 1], dtype=object)}, f"{tmp}/j", compress=compress)
             out[name] = Path(f"{tmp}/j").read_bytes()
     payload = call_p2("os", "system", "id")
@@ -146,6 +146,8 @@ def _compressed_streams() -> list[tuple[str, bytes]]:
     import pickle
     import zlib
 
+    import lz4.frame
+
     payload = pickle.dumps({"w": list(range(300)), "name": "x" * 50}, protocol=4)
     evil = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R."
     out = []
@@ -156,6 +158,7 @@ def _compressed_streams() -> list[tuple[str, bytes]]:
             ("bz2", bz2.compress),
             ("xz", lzma.compress),
             ("lzma", lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE)),
+            ("lz4", lz4.frame.compress),
         ):
             packed = squeeze(data)
             out += [

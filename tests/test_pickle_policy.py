@@ -137,7 +137,7 @@ def test_python2_npy_header_with_long_literals() -> None:
 
 
 def test_pickles_in_compressions_aibom_cannot_read_are_unreadable() -> None:
-    zstd_frame = b"\x28\xb5\x2f\xfd" + bytes(12)  # joblib can write zstd and lz4; the stdlib cannot read them
+    zstd_frame = b"\x28\xb5\x2f\xfd" + bytes(12)  # joblib can write zstd frames; aibom cannot read them
     for data, name in ((zstd_frame, "model.joblib"), (zip_of({"model.pkl": zstd_frame}), "bundle.zip")):
         _, out, _ = scan_bytes(data, name)
         assert [(f.category.value, f.severity.value) for f in out.findings] == [("unreadable", "error")], name

@@ -1,6 +1,6 @@
 """Find and judge every pickle in a file, through archives and compression, by content.
 
-`inspect_blob` walks a file's layers (zip, tar, gzip/bz2/xz/lzma/zlib, .npy, torch zip and legacy formats,
+`inspect_blob` walks a file's layers (zip, tar, gzip/bz2/xz/lzma/zlib/lz4, .npy, torch zip and legacy formats,
 joblib) within a budget, runs each pickle through the simulated machine and collects unsafe-code issues,
 analysis failures, compression bombs, imports and tensor facts into one `Report`.
 """
@@ -38,7 +38,7 @@ TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.
 NPY_MAGIC = b"\x93NUMPY"
 SEVENZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 #: Compressions joblib can write that the standard library cannot read (no runtime dependency for them).
-UNSUPPORTED_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4"}
+UNSUPPORTED_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd"}
 #: joblib's old compressed format (joblib.load still reads it): "ZF", the pickle's length in hex padded to 19
 #: bytes (one more in files from Python 2), then a zlib stream of the pickle.
 ZFILE_PREFIX = b"ZF"
@@ -239,52 +239,68 @@ class Inspector:
             )
             return
         try:
-            if is_zip(head) or (blob.size >= 22 and blob.read_at(blob.size - 22, 4) == b"PK\x05\x06"):
+            if is_zip(head):
                 self.zip(blob, member, depth)
-            elif head[:4] in UNSUPPORTED_COMPRESSION and name.lower().endswith(PICKLE_NAMES):
-                kind = UNSUPPORTED_COMPRESSION[head[:4]]
-                rep.layers.append(kind)
-                rep.unreadable.append(
-                    Problem(Severity.ERROR, f"{kind}-compressed pickle{_where(member)} cannot be inspected", member)
-                )
-            elif head[:6] == SEVENZIP_MAGIC:
-                rep.layers.append("7z")
-                rep.unreadable.append(
-                    Problem(
-                        Severity.ERROR,
-                        f"7z archive{_where(member)} cannot be inspected by aibom; it may hide pickles",
-                        member,
-                    )
-                )
-            elif head[:6] == NPY_MAGIC:
-                self.npy(blob, member, depth)
-            elif head.startswith(TORCH_LEGACY_MAGIC):
-                rep.layers.append("pytorch-legacy")
-                a = self.pickle(blob, member, max_pickles=5, depth=depth, joblib=False)
-                if a:
-                    rep.add_model(tensor_info(a))
-                    if not a.error:
-                        self.legacy_storages(blob, member, a)
-            elif zfile_start(head) is not None:
-                self.zfile(blob, member, depth, zfile_start(head) or 0)
-            elif looks_like_pickle(head):
-                rep.layers.append("joblib" if b"joblib.numpy_pickle" in head else "pickle")
-                a = self.pickle(blob, member, depth=depth)
-                if a:
-                    rep.add_model(tensor_info(a))
-            elif is_tar(head):
-                self.tar(blob, member, depth)
-            elif kind := compression_of(head):
-                self.compressed(blob, kind, member, depth, name)
-            elif head[:1] and head[0] in START_OPCODES:
-                designated = name.lower().endswith(PICKLE_NAMES)
-                a = self.pickle(blob, member, designated=designated, depth=depth)
-                if a:
-                    rep.layers.append("pickle")
-                    rep.add_model(tensor_info(a))
+                return
+            if blob.size >= 22 and blob.read_at(blob.size - 22, 4) == b"PK\x05\x06":
+                # a zip with something before it: zip readers open the archive, but pickle.load and
+                # joblib.load read the file from its start, so both are inspected
+                try:
+                    self.zip(blob, member, depth)
+                except ArchiveError as exc:
+                    self._archive_error(exc, member)
+            self.by_start(blob, head, member, depth, name)
         except ArchiveError as exc:
-            target = rep.integrity if exc.bomb else rep.unreadable
-            target.append(Problem(_severity(exc), f"{exc}{_where(member)}", member))
+            self._archive_error(exc, member)
+
+    def _archive_error(self, exc: ArchiveError, member: str) -> None:
+        target = self.report.integrity if exc.bomb else self.report.unreadable
+        target.append(Problem(_severity(exc), f"{exc}{_where(member)}", member))
+
+    def by_start(self, blob: Blob, head: bytes, member: str, depth: int, name: str) -> None:
+        """Inspect a byte range that is not a zip from its start, as pickle and joblib readers do."""
+        rep = self.report
+        if head[:4] in UNSUPPORTED_COMPRESSION and name.lower().endswith(PICKLE_NAMES):
+            kind = UNSUPPORTED_COMPRESSION[head[:4]]
+            rep.layers.append(kind)
+            rep.unreadable.append(
+                Problem(Severity.ERROR, f"{kind}-compressed pickle{_where(member)} cannot be inspected", member)
+            )
+        elif head[:6] == SEVENZIP_MAGIC:
+            rep.layers.append("7z")
+            rep.unreadable.append(
+                Problem(
+                    Severity.ERROR,
+                    f"7z archive{_where(member)} cannot be inspected by aibom; it may hide pickles",
+                    member,
+                )
+            )
+        elif head[:6] == NPY_MAGIC:
+            self.npy(blob, member, depth)
+        elif head.startswith(TORCH_LEGACY_MAGIC):
+            rep.layers.append("pytorch-legacy")
+            a = self.pickle(blob, member, max_pickles=5, depth=depth, joblib=False)
+            if a:
+                rep.add_model(tensor_info(a))
+                if not a.error:
+                    self.legacy_storages(blob, member, a)
+        elif zfile_start(head) is not None:
+            self.zfile(blob, member, depth, zfile_start(head) or 0)
+        elif looks_like_pickle(head):
+            rep.layers.append("joblib" if b"joblib.numpy_pickle" in head else "pickle")
+            a = self.pickle(blob, member, depth=depth)
+            if a:
+                rep.add_model(tensor_info(a))
+        elif is_tar(head):
+            self.tar(blob, member, depth)
+        elif kind := compression_of(head):
+            self.compressed(blob, kind, member, depth, name)
+        elif head[:1] and head[0] in START_OPCODES:
+            designated = name.lower().endswith(PICKLE_NAMES)
+            a = self.pickle(blob, member, designated=designated, depth=depth)
+            if a:
+                rep.layers.append("pickle")
+                rep.add_model(tensor_info(a))
 
     def legacy_storages(self, blob: Blob, member: str, a: Analysis) -> None:
         """After a legacy file's five pickles: per storage key, an int64 element count and the raw bytes."""
@@ -511,7 +527,16 @@ def zfile_start(head: bytes) -> int | None:
     except ValueError:
         return None
     start = 22 if head[21:22] == b" " else 21  # joblib skips one more space (Python 2 files)
-    return start if head[start : start + 1] == b"\x78" else None
+    return start if is_zlib_header(head[start : start + 2]) else None
+
+
+def is_zlib_header(two: bytes) -> bool:
+    """Whether `two` opens a stream that zlib.decompress(data, 15) accepts: deflate, a window of at most
+    32 KiB, a valid check and no preset dictionary (any window size, not only the usual 0x78)."""
+    if len(two) < 2:
+        return False
+    cmf, flg = two[0], two[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0 and not flg & 0x20
 
 
 def inspect_blob(blob: Blob, name: str = "", known: Analysis | None = None) -> Report:

@@ -76,6 +76,12 @@ def _judge(module: str, name: str, called: bool, torchscript: bool) -> Verdict:
         return Verdict(Severity.ERROR, "import of a malformed name")
     if (module, name) in lst.safe:
         return Verdict(None, "allowlisted")
+    if name == "NDArrayWrapper" and module in _JOBLIB_PICKLE_MODULES:
+        return Verdict(
+            Severity.ERROR,
+            "joblib's pre-0.10 array wrapper: joblib.load opens the file named in its state with "
+            "np.load(allow_pickle=True), which runs any pickle in that file",
+        )
     if torchscript and (module == "__torch__" or module.startswith("__torch__.")):
         return Verdict(None, "TorchScript class (compiled from the archive's code/)")
     if any(p.startswith("__") and p.endswith("__") for p in name.split(".")):
@@ -95,6 +101,11 @@ def _judge(module: str, name: str, called: bool, torchscript: bool) -> Verdict:
         return Verdict(Severity.ERROR, "calls a callable that is not allowlisted")
     return Verdict(Severity.WARNING, "imports an object that is not allowlisted (not called)")
 
+
+#: Where joblib's NDArrayWrapper is found (sklearn vendored joblib until 0.23).
+_JOBLIB_PICKLE_MODULES = frozenset(
+    f"{pkg}.{mod}" for pkg in ("joblib", "sklearn.externals.joblib") for mod in ("numpy_pickle", "numpy_pickle_compat")
+)
 
 #: Streams import the same few names over and over: their verdicts are kept, for names up to this long.
 _CACHED_NAME = 200
