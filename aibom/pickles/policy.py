@@ -140,19 +140,21 @@ def issues(analysis: Analysis, torchscript: bool = False) -> list[Issue]:
         )
     for note in analysis.notes:
         out.append(Issue(Severity.ERROR, note.offset, note.message))
-    for ref in analysis.plain_load:
-        # only names unsafe in themselves: array data that happens to parse as opcodes (text with newlines
-        # reads as GLOBAL lines) could name any other import, and a call of it
-        verdict = judge(ref, torchscript)
-        if not verdict.gadget or (ref.qualname, ref.called) in seen:
-            continue
-        seen.add((ref.qualname, ref.called))
-        how = "called" if ref.called else "imported"
-        message = (
-            f"{ref.qualname} {how} via {ref.opcode} when the file is loaded with pickle.load instead of "
-            f"joblib.load (which reads the bytes of its first array as data): {verdict.reason}"
-        )
-        out.append(Issue(Severity.ERROR, ref.offset, message, ref.qualname))
+    plain = (
+        " when the file is loaded with pickle.load instead of joblib.load (which reads the bytes of its first "
+        "array as data)"
+    )
+    for refs, when in ((analysis.plain_load, plain), (analysis.past_error, "")):
+        for ref in refs:
+            # only names unsafe in themselves: array data, or bytes past an error, that happen to parse as
+            # opcodes (text with newlines reads as GLOBAL lines) could name any other import, and a call of it
+            verdict = judge(ref, torchscript)
+            if not verdict.gadget or (ref.qualname, ref.called) in seen:
+                continue
+            seen.add((ref.qualname, ref.called))
+            how = "called" if ref.called else "imported"
+            message = f"{ref.qualname} {how} via {ref.opcode}{when}: {verdict.reason}"
+            out.append(Issue(Severity.ERROR, ref.offset, message, ref.qualname))
     return out
 
 

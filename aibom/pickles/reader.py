@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 WINDOW = 1 << 20
 FIRST_WINDOW = 64 * 1024  # most pickles are small; read more only when the stream goes on
+MAX_LINE = 64 * 1024  # text-opcode argument lines are read whole up to this long
 
 
 class Truncated(Exception):
@@ -83,3 +84,17 @@ class Reader:
         out = self.window[start:idx]
         self.pos += idx - start + 1
         return out
+
+    def skip_line(self, limit: int) -> None:
+        """Move past the next newline, however far (reading up to `limit` bytes for it, a chunk at a time)."""
+        pos, end = self.pos, min(self.size, self.pos + limit)
+        while pos < end:
+            chunk = self._read_at(pos, min(WINDOW, end - pos))
+            if not chunk:
+                break
+            idx = chunk.find(b"\n")
+            if idx >= 0:
+                self.pos = pos + idx + 1
+                return
+            pos += len(chunk)
+        raise Truncated(f"no newline within {limit} bytes of offset {self.pos}")

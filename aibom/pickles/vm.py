@@ -16,10 +16,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from .reader import Reader, Truncated
+from .opscan import imports_from
+from .reader import MAX_LINE, Reader, Truncated
 
 MAX_KEEP = 64 * 1024  # strings/bytes longer than this are skipped and kept as Opaque
-MAX_LINE = 64 * 1024  # text-opcode argument lines
 MAX_STACK = 500_000
 MAX_MEMO = 2_000_000
 MAX_OPS = 10_000_000  # about 4-7 s of simulation at worst (2026, 2 cores); real checkpoints need far fewer
@@ -119,6 +119,8 @@ class Analysis:
     #: imports seen only when the stream is loaded with pickle.load instead of joblib.load: that reads the
     #: first joblib array's bytes as opcodes, where joblib (and the analysis above) skips them as data
     plain_load: list[GlobalRef] = field(default_factory=list)
+    #: imports read syntactically past the error, where CPython's unpickler may go on (opscan)
+    past_error: list[GlobalRef] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -579,6 +581,15 @@ class Machine:
             self.r.skip(self.r.byte())
         self.r.skip(nbytes)
 
+    def read_past(self, pos: int) -> list[GlobalRef]:
+        """The imports of the opcodes from `pos` on, read syntactically (opscan) within what is left of
+        the opcode budget, seeded with this machine's memo and the two values on top of its stack."""
+        found = imports_from(
+            self.r.at(pos), max(0, MAX_OPS - self.a.opcodes), self.memo.get, len(self.memo), self.stack[-2:]
+        )
+        how = "(read on past where aibom's analysis stopped)"
+        return [GlobalRef(module, name, offset, f"{op} {how}") for module, name, offset, op in found]
+
     def _plain_load_view(self) -> None:
         """What pickle.load, unlike joblib.load, runs at the stream's first array: its bytes read as opcodes,
         from this machine's state, until an error or STOP. Its imports, and the imports from before it that
@@ -591,9 +602,15 @@ class Machine:
         view.memo = _ViewMemo(self.memo)
         view.items, view.a.opcodes = self.items, self.a.opcodes  # one budget for both readings
         # pickle.load stops at an error too: what ran before it is what counts
+        stopped = False
         with contextlib.suppress(PickleError, Truncated, RecursionError, MemoryError, OverflowError, ValueError):
             view._resume()
+            stopped = True
         seen = view.a.globals
+        if not stopped:
+            # where the view stops, CPython's unpickler may go on (aibom refuses things it accepts): the
+            # opcodes from there are read syntactically for the names they import
+            seen = seen + view.read_past(view.op_pos)
         called = [c.func for c in view.a.calls if isinstance(c.func, GlobalRef) and c.func not in seen]
         self.a.plain_load.extend(seen + called)  # its own imports, and those from before that it called
 
@@ -1099,6 +1116,7 @@ def analyse(
                 reader.pos = start
                 break
             a.error, a.error_offset = str(exc), exc.offset
+            a.past_error = machine.read_past(machine.op_pos)
             return a
         except Truncated as exc:
             if a.pickles and reader.pos - start < 16:
@@ -1108,6 +1126,8 @@ def analyse(
             return a
         except (RecursionError, MemoryError, OverflowError, ValueError) as exc:
             a.error, a.error_offset = f"{type(exc).__name__}: {exc}", reader.pos
+            if isinstance(exc, ValueError):  # a line longer than aibom reads, a string it cannot decode
+                a.past_error = machine.read_past(machine.op_pos)
             return a
         a.pickles += 1
         a.end = reader.pos
