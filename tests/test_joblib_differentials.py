@@ -341,6 +341,23 @@ POLYGLOTS = {
     "after-a-list-setitem": _polyglot(b"]K\x07aK\x00K\x09s0" + EXEC + b"N0" * 20),
     "after-an-int-in-base-16": _polyglot(b"I0x10\n0" + EXEC + b"N0" * 20),
     "after-a-long-line": _polyglot(b"V" + b"a" * 70_000 + b"\n0" + EXEC + b"N0" * 20),
+    # the first array holds objects: joblib reads its pickle with a fresh memo, pickle.load with the outer
+    # one, so MEMOIZE stores at other indices and BINGET 0 and 1 recall the outer stream's strings
+    "object-array-recalling-the-outer-memo": b"\x80\x02]("
+    + _str("builtins")
+    + b"q\x00"
+    + _str("exec")
+    + b"q\x01e0"
+    + _wrapper(_state(_shape(1), _dtype("O8", (-1, 63))))
+    + b"\x80\x04"
+    + _str("collections")
+    + b"\x94"
+    + _str("OrderedDict")
+    + b"\x94"
+    + b"00h\x00h\x01\x93("
+    + _str(f"print({MARKER!r})")
+    + b"tR."
+    + b".",
 }
 
 

@@ -141,8 +141,8 @@ def issues(analysis: Analysis, torchscript: bool = False) -> list[Issue]:
     for note in analysis.notes:
         out.append(Issue(Severity.ERROR, note.offset, note.message))
     plain = (
-        " when the file is loaded with pickle.load instead of joblib.load (which reads the bytes of its first "
-        "array as data)"
+        " when the file is loaded with pickle.load instead of joblib.load (which reads its first array's bytes "
+        "on their own, not as part of the stream)"
     )
     for refs, when in ((analysis.plain_load, plain), (analysis.past_error, "")):
         for ref in refs:

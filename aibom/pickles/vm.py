@@ -565,6 +565,8 @@ class Machine:
         if info is None:
             raise PickleError("joblib array wrapper with a state aibom cannot size", self.op_pos)
         nbytes, has_objects, padded = info
+        if not self.forked and (has_objects or padded or nbytes):
+            self._plain_load_view()  # an object array's pickle too: pickle.load runs it with this memo
         if has_objects:
             if self.depth >= MAX_NESTED:
                 raise PickleError("pickles nested too deeply", self.op_pos)
@@ -575,8 +577,6 @@ class Machine:
             if self.r.pos < inner.frame_end:  # joblib's inner unpickler drops the rest of its frame
                 raise PickleError("object array's pickle stops inside its frame: aibom cannot size it", self.op_pos)
             return
-        if not self.forked and (padded or nbytes):
-            self._plain_load_view()
         if padded:
             self.r.skip(self.r.byte())
         self.r.skip(nbytes)
