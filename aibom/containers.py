@@ -36,10 +36,13 @@ OUT_STEP = 1 << 20
 class ArchiveError(Exception):
     """The archive is malformed or exceeds a limit; `bomb` marks limit violations (integrity)."""
 
-    def __init__(self, message: str, bomb: bool = False, too_large: bool = False) -> None:
+    def __init__(
+        self, message: str, bomb: bool = False, too_large: bool = False, partial: bytes | bytearray | None = None
+    ) -> None:
         super().__init__(message)
         self.bomb = bomb
         self.too_large = too_large  # plausible content beyond aibom's limits: not inspected, not corrupt
+        self.partial = partial  # what a stream decompressed to before the error, when that is worth reading
 
 
 @dataclass
@@ -83,6 +86,9 @@ class Budget:
 # -- compression wrappers ----------------------------------------------------------------------------
 
 
+LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
+
+
 def compression_of(head: bytes) -> str | None:
     """The compression wrapper a stream starts with, by magic."""
     if head[:2] == b"\x1f\x8b":
@@ -100,13 +106,21 @@ def compression_of(head: bytes) -> str | None:
     return None
 
 
-LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
-# What may follow a stream's end and is read on as the next stream (gzip members; BZ2File, LZMAFile and
-# LZ4FrameFile, which joblib.load reads through, go on with the next stream whatever its format in the family)
-_NEXT_STREAM = {"gzip": ("gzip",), "bzip2": ("bzip2",), "xz": ("xz", "lzma"), "lzma": ("xz", "lzma"), "lz4": ("lz4",)}
+#: How a stream may be followed by another in the same file, as Python's readers go on (joblib.load reads
+#: bzip2, xz/lzma and lz4 through BZ2File, LZMAFile and LZ4FrameFile): "magic", only a stream with the same
+#: magic (gzip members); "lenient", anything, but bytes whose first read fails are trailing data, ignored
+#: (BZ2File, LZMAFile: the next stream of an LZMAFile may be xz or LZMA-alone with any properties); "strict",
+#: anything, which must decode (LZ4FrameFile: skippable frames included).
+_FOLLOW = {"gzip": "magic", "bzip2": "lenient", "xz": "lenient", "lzma": "lenient", "lz4": "strict"}
+#: The first read of a stream that follows another (Python 3.11 readers read 8 KiB): small, so that many
+#: tiny streams do not each cost a full chunk.
+FOLLOW_READ = 8192
+#: Concatenated streams followed in one file; more is unreadable (a reader would go on).
+MAX_STREAMS = 10_000
 
 
-def _decompressor(kind: str):  # type: ignore[no-untyped-def]
+def _decompressor(kind: str, following: bool = False):  # type: ignore[no-untyped-def]
+    """A decompressor for `kind`; `following`: for a stream after another (LZMAFile then takes either format)."""
     if kind == "gzip":
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if kind == "zlib":
@@ -116,7 +130,8 @@ def _decompressor(kind: str):  # type: ignore[no-untyped-def]
     if kind == "bzip2":
         return bz2.BZ2Decompressor()
     if kind in ("xz", "lzma"):
-        return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+        fmt = lzma.FORMAT_AUTO if following else lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE
+        return lzma.LZMADecompressor(fmt)
     if kind == "lz4":
         try:
             import lz4.frame  # only when an lz4 frame is met
@@ -126,35 +141,52 @@ def _decompressor(kind: str):  # type: ignore[no-untyped-def]
     raise ArchiveError(f"unsupported compression {kind}")
 
 
+#: What decompressors raise on bad input (lz4: RuntimeError).
+_DECODE_ERRORS = (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError)
+
+
 def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) -> bytes | bytearray:
-    """Decompress `blob` (concatenated streams are followed, as joblib's readers do) within the budget.
+    """Decompress `blob` within the budget, following concatenated streams as Python's readers do (_FOLLOW).
 
     With `limit`, stop after that many output bytes (a peek, corrupt tails tolerated); otherwise the whole
-    stream, or an ArchiveError when it is corrupt, truncated or larger than the budget.
+    stream, or an ArchiveError when it is corrupt, truncated or larger than the budget (when corrupt or
+    truncated, with what was decompressed before the error as its `partial`: a reader has handed those
+    bytes on by then).
     """
     cap = limit if limit is not None else budget.remaining
     out = bytearray()
     pos = 0
     d = _decompressor(kind)
-    pending = b""
+    pending = b""  # zlib: input read but not consumed yet
+    streams = 1
+    first = False  # the current stream follows another and has not been read from yet
+    ended = False  # what follows the last stream is trailing data
     try:
         while True:
+            want = FOLLOW_READ if first else CHUNK
             if hasattr(d, "unconsumed_tail"):  # zlib
                 if not pending:
-                    pending = blob.read_at(pos, CHUNK) if pos < blob.size else b""
+                    pending = blob.read_at(pos, want) if pos < blob.size else b""
                     pos += len(pending)
                 chunk = d.decompress(pending, min(cap - len(out) + 1, OUT_STEP))
                 if not pending and not chunk:
                     break  # input used up and nothing more held back by the output limit
                 pending = d.unconsumed_tail
-            else:  # bz2 / lzma
+            else:  # bz2 / lzma / lz4
                 data = b""
                 if d.needs_input:
-                    data = blob.read_at(pos, CHUNK) if pos < blob.size else b""
+                    data = blob.read_at(pos, want) if pos < blob.size else b""
                     pos += len(data)
                     if not data:
                         break
-                chunk = d.decompress(data, min(cap - len(out) + 1, OUT_STEP))
+                try:
+                    chunk = d.decompress(data, min(cap - len(out) + 1, OUT_STEP))
+                except _DECODE_ERRORS:
+                    if first and _FOLLOW[kind] == "lenient":
+                        ended = True  # BZ2File and LZMAFile ignore a next stream whose first read fails
+                        break
+                    raise
+            first = False
             out += chunk
             if len(out) > cap:
                 if limit is not None:
@@ -168,20 +200,25 @@ def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) 
                 )
             if d.eof:
                 end = pos - len(d.unused_data or b"")  # zlib: at a stream's end unconsumed_tail is in unused_data
-                follows = compression_of(blob.read_at(end, 13)) if end < blob.size else None
-                if follows in _NEXT_STREAM.get(kind, ()):
-                    pos, pending = end, b""
-                    d = _decompressor(follows or kind)
-                    continue
-                break
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
+                how = _FOLLOW.get(kind)
+                if end >= blob.size or how is None or (how == "magic" and blob.read_at(end, 2) != b"\x1f\x8b"):
+                    ended = True
+                    break
+                streams += 1
+                if streams > MAX_STREAMS:
+                    if limit is not None and out:
+                        return bytes(out[:limit])
+                    raise ArchiveError(f"{kind} file has more than {MAX_STREAMS} concatenated streams", partial=out)
+                pos, pending, first = end, b"", True
+                d = _decompressor(kind, following=True)
+    except _DECODE_ERRORS as exc:
         if limit is not None and out:
             return bytes(out[:limit])
-        raise ArchiveError(f"{kind} stream is corrupt ({exc})") from None
+        raise ArchiveError(f"{kind} stream is corrupt ({exc})", partial=out) from None
     if limit is not None:
         return bytes(out[:limit])
-    if not d.eof:
-        raise ArchiveError(f"{kind} stream is truncated")
+    if not ended and not d.eof:
+        raise ArchiveError(f"{kind} stream is truncated", partial=out)
     budget.spend(len(out))
     return out  # not copied: a whole stream may be hundreds of MiB
 

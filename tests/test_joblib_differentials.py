@@ -617,3 +617,148 @@ def test_a_pickle_split_across_concatenated_streams_is_read_whole(kinds: tuple[s
     assert MARKER in _load_output(path, JOBLIB_LOAD)
     for file_name in ("model.joblib", "model"):
         assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+
+
+def _print_pickle(protocol: int) -> bytes:
+    """A pickle that calls print(MARKER) when loaded (a payload both joblib.load and pickle.load run)."""
+    if protocol >= 2:
+        return b"\x80\x02" + EXEC + b"."
+    return b"cbuiltins\nexec\n(V" + f"print({MARKER!r})".encode() + b"\ntR."
+
+
+def _streams_case(name: str) -> bytes:
+    import bz2
+    import lzma
+
+    import lz4.frame
+
+    p = _print_pickle(2)
+    a, b = p[: len(p) // 2], p[len(p) // 2 :]
+    alone0 = lzma.compress(b, format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "lc": 0, "lp": 0, "pb": 0}])
+    skippable = struct.pack("<II", 0x184D2A50, 3) + b"abc"
+    return {
+        # LZMAFile reads every stream after the first in either format, LZMA-alone with any properties byte
+        "xz-then-lzma-alone-props-0": lzma.compress(a) + alone0,
+        "lzma-then-lzma-alone-props-0": lzma.compress(a, format=lzma.FORMAT_ALONE) + alone0,
+        "one-byte-xz-then-lzma-alone": lzma.compress(p[:1])
+        + lzma.compress(p[1:], format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "pb": 0}]),
+        # lz4 readers skip skippable frames between frames
+        "lz4-skippable-between": lz4.frame.compress(a) + skippable + lz4.frame.compress(b),
+        "lz4-one-byte-then-skippable": lz4.frame.compress(p[:1]) + skippable + lz4.frame.compress(p[1:]),
+        # BZ2File and LZMAFile ignore trailing bytes that fail at once, even when they start with a magic
+        "bz2-then-magic-and-junk": bz2.compress(p) + b"BZh9" + b"\x01" * 40,
+        "xz-then-magic-and-junk": lzma.compress(p) + b"\xfd7zXZ\x00" + b"\x01" * 40,
+        "lzma-then-alone-header-and-junk": lzma.compress(p, format=lzma.FORMAT_ALONE)
+        + b"\x5d\x00\x00\x10\x00"
+        + b"\xff" * 8
+        + b"\x01" * 40,
+        # protocol 0 inside lz4 and lzma: what the name or the content says, not only protocol 2+ headers
+        "lz4-protocol-0": lz4.frame.compress(_print_pickle(0)),
+        "lzma-protocol-0": lzma.compress(_print_pickle(0), format=lzma.FORMAT_ALONE),
+    }[name]
+
+
+STREAM_CASES = [
+    "xz-then-lzma-alone-props-0",
+    "lzma-then-lzma-alone-props-0",
+    "one-byte-xz-then-lzma-alone",
+    "lz4-skippable-between",
+    "lz4-one-byte-then-skippable",
+    "bz2-then-magic-and-junk",
+    "xz-then-magic-and-junk",
+    "lzma-then-alone-header-and-junk",
+    "lz4-protocol-0",
+    "lzma-protocol-0",
+]
+
+
+@pytest.mark.parametrize("case", STREAM_CASES)
+def test_compressed_streams_are_read_as_joblibs_readers_read_them(case: str, tmp_path: Path) -> None:
+    data = _streams_case(case)
+    path = tmp_path / "model.joblib"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    suffix = ".lz4" if case.startswith("lz4") else ".lzma" if case.startswith("lzma") else ".xz"
+    for file_name in ("model.joblib", "model", "model.pkl" + suffix):
+        _, out, _ = scan_bytes(data, file_name)
+        errors = [f.message for f in out.findings if f.severity is Severity.ERROR]
+        assert any("builtins.exec called" in m for m in errors), (file_name, errors)
+        if "junk" in case:  # the trailing bytes are ignored by the reader: nothing is unreadable
+            assert not [m for m in errors if "corrupt" in m or "cannot be fully" in m], errors
+
+
+def test_a_payload_before_a_corrupt_tail_is_named(tmp_path: Path) -> None:
+    """A reader hands on what it decompressed before a corrupt tail (joblib reads 1 MiB ahead): the payload
+    at the start runs, then the load fails. aibom reports the stream as corrupt and names the payload."""
+    import lz4.frame
+
+    rng = np.random.default_rng(0)
+    pickled = b"\x80\x02(" + EXEC + b"0B" + struct.pack("<I", 3_000_000) + rng.bytes(3_000_000) + b"l."
+    data = bytearray(lz4.frame.compress(pickled, content_checksum=True))
+    data[-1] ^= 0xFF
+    path = tmp_path / "model.joblib"
+    path.write_bytes(bytes(data))
+    assert MARKER in _load_output(path, JOBLIB_LOAD)
+    _, out, _ = scan_bytes(bytes(data), "model.joblib")
+    messages = [f.message for f in out.findings if f.severity is Severity.ERROR]
+    assert any("builtins.exec called" in m for m in messages), messages
+    assert any("lz4 stream is corrupt" in m for m in messages), messages
+
+
+def test_many_tiny_streams_are_bounded() -> None:
+    """Each stream after another costs a small read, and more than MAX_STREAMS of them are unreadable."""
+    import bz2
+    import time
+
+    from aibom.containers import MAX_STREAMS
+
+    empty = bz2.compress(b"")
+    data = bz2.compress(b"\x80\x02") + empty * (MAX_STREAMS + 5) + bz2.compress(EXEC + b".")
+    started = time.monotonic()
+    _, out, _ = scan_bytes(data, "model.joblib")
+    elapsed = time.monotonic() - started
+    messages = [f.message for f in out.findings if f.severity is Severity.ERROR]
+    assert any(f"more than {MAX_STREAMS} concatenated streams" in m for m in messages), messages
+    assert elapsed < 60, elapsed  # a hang guard, not a benchmark (a few tenths of a second here)
+    fewer = bz2.compress(b"\x80\x02") + empty * 500 + bz2.compress(EXEC + b".")
+    assert any("builtins.exec called" in m for m in _errors(fewer, "model.joblib"))
+
+
+def _zip_of_zeros(sizes: dict[str, int]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, size in sizes.items():
+            z.writestr(name, b"\x93NUMPY\x01\x00v\x00" + b"\x00" * size)
+    return buf.getvalue()
+
+
+def test_a_zip_after_a_files_start_does_not_use_up_its_budget() -> None:
+    """The start (what pickle.load and joblib.load read) and the zip (what zip readers open) each get the
+    file's decompression budget: a zip that uses it all must not leave the compressed pickle unread."""
+    import bz2
+
+    from aibom.containers import Blob, Budget
+    from aibom.pickles.inspect import Inspector
+
+    data = bz2.compress(_print_pickle(2)) + _zip_of_zeros({"w0.npy": 999_980})  # leaves 10 bytes
+    ins = Inspector(Budget(1_000_000))
+    ins.blob(Blob.of_bytes(data), "", 0, "model.pkl")
+    assert any("builtins.exec called" in p.message for p in ins.report.unsafe), ins.report
+
+
+def test_a_self_extracting_zip_under_a_loose_pickle_name_is_not_a_broken_pickle() -> None:
+    """'M' (an executable's stub) is a pickle opcode, and .bin a loose pickle name: the start of a file with
+    a zip at its end counts as a pickle by its content only."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    buf.write(b"MZ\x90\x00" + bytes(60) + b"This program cannot be run in DOS mode.\r\n" + bytes(400))
+    with zipfile.ZipFile(buf, "a") as z:
+        z.writestr("payload.txt", "hello")
+    for name in ("installer.bin", "setup.data", "tool.sav"):
+        _, out, _ = scan_bytes(buf.getvalue(), name)
+        assert not [f.message for f in out.findings if f.severity is Severity.ERROR], name

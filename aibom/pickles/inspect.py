@@ -37,7 +37,7 @@ from .vm import START_OPCODES, Analysis, CallRec, GlobalRef, Opaque, analyse
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
 NPY_MAGIC = b"\x93NUMPY"
 SEVENZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
-#: Compressions joblib can write that the standard library cannot read (no runtime dependency for them).
+#: Compressions aibom cannot read (no dependency for them): a pickle-named file in one is reported unreadable.
 UNSUPPORTED_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd"}
 #: joblib's old compressed format (joblib.load still reads it): "ZF", the pickle's length in hex padded to 19
 #: bytes (one more in files from Python 2), then a zlib stream of the pickle.
@@ -136,6 +136,7 @@ IDENTIFY_PICKLES = 4
 class Inspector:
     def __init__(self, budget: Budget | None = None) -> None:
         self.budget = budget or Budget()
+        self.allowance = self.budget.remaining  # what a fresh budget holds (a zip after a file's start gets one)
         self.report = Report()
         self.inspected = 0
         self.known: tuple[Blob, Analysis] | None = None  # (blob, analysis of it from offset 0)
@@ -243,22 +244,34 @@ class Inspector:
                 self.zip(blob, member, depth)
                 return
             if blob.size >= 22 and blob.read_at(blob.size - 22, 4) == b"PK\x05\x06":
-                # a zip with something before it: zip readers open the archive, but pickle.load and
-                # joblib.load read the file from its start, so both are inspected
-                try:
-                    self.zip(blob, member, depth)
-                except ArchiveError as exc:
-                    self._archive_error(exc, member)
-            self.by_start(blob, head, member, depth, name)
+                self.zip_with_a_start(blob, head, member, depth, name)
+            else:
+                self.by_start(blob, head, member, depth, name)
         except ArchiveError as exc:
             self._archive_error(exc, member)
+
+    def zip_with_a_start(self, blob: Blob, head: bytes, member: str, depth: int, name: str) -> None:
+        """A zip with something before it (a self-extracting stub, or a pickle with a zip appended): zip
+        readers open the archive, pickle.load and joblib.load read the file from its start, so both are
+        inspected, each within its own decompression budget (one must not use up the other's). The start
+        counts as a pickle by its content only: a stub under a pickle-like name is not a broken pickle."""
+        try:
+            self.by_start(blob, head, member, depth, name, designated=False)
+        except ArchiveError as exc:
+            self._archive_error(exc, member)
+        budget, self.budget = self.budget, Budget(self.allowance)
+        try:
+            self.zip(blob, member, depth)
+        finally:
+            self.budget = budget
 
     def _archive_error(self, exc: ArchiveError, member: str) -> None:
         target = self.report.integrity if exc.bomb else self.report.unreadable
         target.append(Problem(_severity(exc), f"{exc}{_where(member)}", member))
 
-    def by_start(self, blob: Blob, head: bytes, member: str, depth: int, name: str) -> None:
-        """Inspect a byte range that is not a zip from its start, as pickle and joblib readers do."""
+    def by_start(self, blob: Blob, head: bytes, member: str, depth: int, name: str, designated: bool = True) -> None:
+        """Inspect a byte range that is not a zip from its start, as pickle and joblib readers do
+        (`designated`: a stream of pickle opcodes under a pickle-like name is one, even if it breaks)."""
         rep = self.report
         if head[:4] in UNSUPPORTED_COMPRESSION and name.lower().endswith(PICKLE_NAMES):
             kind = UNSUPPORTED_COMPRESSION[head[:4]]
@@ -284,8 +297,8 @@ class Inspector:
                 rep.add_model(tensor_info(a))
                 if not a.error:
                     self.legacy_storages(blob, member, a)
-        elif zfile_start(head) is not None:
-            self.zfile(blob, member, depth, zfile_start(head) or 0)
+        elif (zstart := zfile_start(head)) is not None:
+            self.zfile(blob, member, depth, zstart)
         elif looks_like_pickle(head):
             rep.layers.append("joblib" if b"joblib.numpy_pickle" in head else "pickle")
             a = self.pickle(blob, member, depth=depth)
@@ -296,7 +309,7 @@ class Inspector:
         elif kind := compression_of(head):
             self.compressed(blob, kind, member, depth, name)
         elif head[:1] and head[0] in START_OPCODES:
-            designated = name.lower().endswith(PICKLE_NAMES)
+            designated = designated and name.lower().endswith(PICKLE_NAMES)
             a = self.pickle(blob, member, designated=designated, depth=depth)
             if a:
                 rep.layers.append("pickle")
@@ -336,30 +349,39 @@ class Inspector:
     def compressed(self, blob: Blob, kind: str, member: str, depth: int, name: str) -> None:
         whole = self._small_stream(blob, kind)
         peek = bytes(whole[:8192]) if whole is not None else decompress(blob, kind, self.budget, limit=8192)
-        inner_name = name.rsplit(".", 1)[0] if name.lower().endswith((".gz", ".bz2", ".xz", ".lzma", ".z")) else name
+        inner_name = inner_name_of(name)
         if not peek:
             if kind in ("lzma", "zlib") and not name.lower().endswith(PICKLE_NAMES):
                 return  # weak magics: probably not compressed at all
             raise ArchiveError(f"{kind} stream is corrupt or truncated")
-        interesting = (
+        pickle_start = (
             looks_like_pickle(peek)
+            or (peek[0] in START_OPCODES and inner_name.lower().endswith(PICKLE_NAMES))
+            or old_protocol_pickle(peek)
+        )
+        interesting = (
+            pickle_start
             or is_zip(peek)
             or is_tar(peek)
             or peek[:6] in (NPY_MAGIC, SEVENZIP_MAGIC)
             or compression_of(peek) not in (None, "lzma", "zlib")
-            or (peek[0] in START_OPCODES and inner_name.lower().endswith(PICKLE_NAMES))
         )
         if not interesting:
             return
         self.report.layers.append(kind)
         with DECOMPRESSED_CONTENT:
+            where = member + f"[{kind}]" if member else f"[{kind}]"
             if whole is not None:
                 self.budget.spend(len(whole))  # within what is left: checked when it was decompressed
-                data = whole
             else:
-                data = decompress(blob, kind, self.budget)
-            self.blob(Blob.of_bytes(data), member + f"[{kind}]" if member else f"[{kind}]", depth + 1, inner_name)
-            del data
+                try:
+                    whole = decompress(blob, kind, self.budget)
+                except ArchiveError as exc:
+                    if exc.partial and pickle_start:  # a reader hands on what came before the error
+                        self.blob(Blob.of_bytes(exc.partial), where, depth + 1, inner_name)
+                    raise
+            self.blob(Blob.of_bytes(whole), where, depth + 1, inner_name)
+            del whole
 
     def _small_stream(self, blob: Blob, kind: str) -> bytes | bytearray | None:
         """A small stream (most compressed joblib files) decompressed whole, at once: a peek and then the
@@ -461,12 +483,7 @@ class Inspector:
             return name.lower().endswith(PICKLE_NAMES)
         if head[0] not in START_OPCODES:
             return False
-        if name.lower().endswith(PICKLE_NAMES):
-            return True
-        # an old-protocol pickle under another name: only if its start parses and imports something
-        a = analyse(Reader.of_bytes(head), max_pickles=2)
-        imports = [g for g in a.globals if g.module is not None and well_formed(g.module, g.name or "")]
-        return bool(imports) and (a.error is None or a.error.startswith("truncated"))
+        return name.lower().endswith(PICKLE_NAMES) or old_protocol_pickle(head)
 
     def tar(self, blob: Blob, member: str, depth: int) -> None:
         members = tar_members(blob)
@@ -516,6 +533,24 @@ class Inspector:
         rep.npy.append((member, repr(descr) if not isinstance(descr, str) else descr, shape))
         if "O" in repr(descr):
             self.pickle(blob, member, start=start + hlen, max_pickles=1, depth=depth, joblib=False)
+
+
+def old_protocol_pickle(head: bytes) -> bool:
+    """Whether `head` starts an old-protocol pickle by content alone: it parses and imports a well-formed name."""
+    if not head or head[0] not in START_OPCODES:
+        return False
+    a = analyse(Reader.of_bytes(head), max_pickles=2)
+    imports = [g for g in a.globals if g.module is not None and well_formed(g.module, g.name or "")]
+    return bool(imports) and (a.error is None or a.error.startswith("truncated"))
+
+
+#: Names joblib and others give compressed files: the name inside is the name without it.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".lzma", ".z", ".lz4")
+
+
+def inner_name_of(name: str) -> str:
+    """The name of what a compressed file holds (model.pkl.gz -> model.pkl)."""
+    return name.rsplit(".", 1)[0] if name.lower().endswith(COMPRESSED_SUFFIXES) else name
 
 
 def zfile_start(head: bytes) -> int | None:

@@ -67,6 +67,12 @@ def judge(ref: GlobalRef, torchscript: bool = False) -> Verdict:
     return _judge_cached(ref.module, ref.name, ref.called, torchscript)
 
 
+#: Where joblib's NDArrayWrapper is found (sklearn vendored joblib until 0.23).
+_JOBLIB_PICKLE_MODULES = frozenset(
+    f"{pkg}.{mod}" for pkg in ("joblib", "sklearn.externals.joblib") for mod in ("numpy_pickle", "numpy_pickle_compat")
+)
+
+
 def _judge(module: str, name: str, called: bool, torchscript: bool) -> Verdict:
     # Python 2 names as the unpickler maps them (fix_imports): __builtin__.reduce is functools.reduce
     module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
@@ -101,11 +107,6 @@ def _judge(module: str, name: str, called: bool, torchscript: bool) -> Verdict:
         return Verdict(Severity.ERROR, "calls a callable that is not allowlisted")
     return Verdict(Severity.WARNING, "imports an object that is not allowlisted (not called)")
 
-
-#: Where joblib's NDArrayWrapper is found (sklearn vendored joblib until 0.23).
-_JOBLIB_PICKLE_MODULES = frozenset(
-    f"{pkg}.{mod}" for pkg in ("joblib", "sklearn.externals.joblib") for mod in ("numpy_pickle", "numpy_pickle_compat")
-)
 
 #: Streams import the same few names over and over: their verdicts are kept, for names up to this long.
 _CACHED_NAME = 200

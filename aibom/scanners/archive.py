@@ -1,9 +1,9 @@
-"""Archives and compressed files (zip, tar, gzip, bzip2, xz, 7z): every member is read by content, so pickles
+"""Archives and compressed files (zip, tar, gzip, bzip2, xz, lz4, 7z): every member is read by content, so pickles
 hidden under any name or inside nested archives are analysed; limits turn bombs into findings."""
 
 from __future__ import annotations
 
-from ..containers import is_tar, is_zip
+from ..containers import LZ4_FRAME_MAGIC, is_tar, is_zip
 from ..inventory import Kind
 from ..pickles.emit import emit, inspect_probe
 from ..pickles.inspect import SEVENZIP_MAGIC
@@ -11,7 +11,13 @@ from ..sniff import Probe
 from . import register
 from .base import Scanner, ScanOutput
 
-_MAGICS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (SEVENZIP_MAGIC, "7z"))
+_MAGICS = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (LZ4_FRAME_MAGIC, "lz4"),
+    (SEVENZIP_MAGIC, "7z"),
+)
 
 
 @register

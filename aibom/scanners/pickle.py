@@ -1,4 +1,4 @@
-"""Pickle streams: plain pickles of every protocol, joblib files (plain or zlib/gzip/bz2/xz/lzma compressed),
+"""Pickle streams: plain pickles of every protocol, joblib files (plain, ZF, or zlib/gzip/bz2/xz/lzma/lz4 compressed),
 dill, `.pkl`/`.pdparams` ... identified by content, analysed by the simulated pickle machine."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from ..pickles.inspect import (
     LOOSE_PICKLE_NAMES,
     PICKLE_NAMES,
     UNSUPPORTED_COMPRESSION,
+    inner_name_of,
     looks_like_pickle,
+    old_protocol_pickle,
     zfile_start,
 )
 from ..pickles.policy import judge, well_formed
@@ -61,13 +63,13 @@ class PickleScanner(Scanner):
             return "joblib"
         kind = compression_of(head)
         if kind is not None:
-            if probe.name.lower().endswith(PICKLE_NAMES):
+            if probe.name.lower().endswith(PICKLE_NAMES) or inner_name_of(probe.name).lower().endswith(PICKLE_NAMES):
                 return "joblib"  # named as a pickle and compressed: analysed (or reported) whatever it holds
             try:
-                peek = decompress(probe_blob(probe), kind, Budget(), limit=64)
+                peek = decompress(probe_blob(probe), kind, Budget(), limit=256)
             except ArchiveError:
                 return None
-            return "joblib" if looks_like_pickle(peek) else None
+            return "joblib" if looks_like_pickle(peek) or old_protocol_pickle(peek) else None
         return "pickle" if _protocol0_or_1(probe) else None
 
     def scan(self, probe: Probe, fmt: str, out: ScanOutput) -> None:
