@@ -22,7 +22,7 @@ from pickle_corpus import scan_bytes
 
 from aibom.inventory import Severity
 from aibom.pickles import vm
-from aibom.pickles.reader import Reader
+from aibom.pickles.reader import MAX_LINE, Reader
 
 MARKER = "AIBOM-DIFFERENTIAL-MARKER"
 
@@ -340,7 +340,7 @@ POLYGLOTS = {
     # before the payload, opcodes CPython's unpickler runs but aibom's machine stops at
     "after-a-list-setitem": _polyglot(b"]K\x07aK\x00K\x09s0" + EXEC + b"N0" * 20),
     "after-an-int-in-base-16": _polyglot(b"I0x10\n0" + EXEC + b"N0" * 20),
-    "after-a-long-line": _polyglot(b"V" + b"a" * 70_000 + b"\n0" + EXEC + b"N0" * 20),
+    "after-a-line-longer-than-aibom-reads": _polyglot(b"V" + b"a" * (MAX_LINE + 10) + b"\n0" + EXEC + b"N0" * 20),
     # the first array holds objects: joblib reads its pickle with a fresh memo, pickle.load with the outer
     # one, so MEMOIZE stores at other indices and BINGET 0 and 1 recall the outer stream's strings
     "object-array-recalling-the-outer-memo": b"\x80\x02]("
@@ -762,3 +762,80 @@ def test_a_self_extracting_zip_under_a_loose_pickle_name_is_not_a_broken_pickle(
     for name in ("installer.bin", "setup.data", "tool.sav"):
         _, out, _ = scan_bytes(buf.getvalue(), name)
         assert not [f.message for f in out.findings if f.severity is Severity.ERROR], name
+
+
+def _sb(text: str) -> bytes:
+    return b"\x8c" + bytes([len(text)]) + text.encode()
+
+
+STOPS_HERE = b"]K\x07aK\x00K\x09s0"  # SETITEM into a list: CPython accepts it, aibom's machine stops
+CALL_EXEC = b"(" + _str(f"print({MARKER!r})") + b"tR"
+NAMES = _sb("builtins") + _sb("exec")
+PICKLE_LOAD = "pickle.load(open(sys.argv[1], 'rb'))"
+TORCH_LOAD = "import torch; torch.load(sys.argv[1], weights_only=False)"
+TORCH_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+SECOND_REVIEW = {
+    # the syntactic pass models what each opcode pops: POP, DUP, a tuple or BUILD between the names
+    "names-popped-between": (_polyglot(STOPS_HERE + NAMES + b"N0\x93" + CALL_EXEC), PICKLE_LOAD),
+    "names-past-a-build": (_polyglot(STOPS_HERE + NAMES + b"Nb\x93" + CALL_EXEC), PICKLE_LOAD),
+    # MEMOIZE numbers entries by the memo's length, which a PUT over an existing index does not change
+    "memoize-after-a-put-over-an-index": (
+        _polyglot(
+            STOPS_HERE + b"Np0\n0" + _sb("builtins") + b"\x94" + _sb("exec") + b"\x94" + b"00h\x01h\x02\x93"
+            + CALL_EXEC,
+            prefix=b"](" + _sb("x") + b"q\x00e0",
+        ),
+        PICKLE_LOAD,
+    ),
+    # a dotted name called, a pager that runs a shell command, a name made by a call, an extension code
+    "dotted-name": (_polyglot(b"\x80\x04" + _global("dataclasses", "builtins.exec") + CALL_EXEC), PICKLE_LOAD),
+    "pydoc-pipepager": (
+        _polyglot(_global("pydoc", "pipepager") + b"(" + _str("x") + _str(f"echo {MARKER}") + b"tR"),
+        PICKLE_LOAD,
+    ),
+    "name-made-by-a-call": (
+        _polyglot(_sb("builtins") + _global("builtins", "str") + b"(C\x04exec" + _str("ascii") + b"tR\x93" + CALL_EXEC),
+        PICKLE_LOAD,
+    ),
+    "extension-registered-then-used": (
+        _polyglot(
+            _global("copyreg", "_inverted_registry") + b"K\xc8" + _sb("builtins") + _sb("exec") + b"\x86s0\x82\xc8"
+            + CALL_EXEC
+        ),
+        PICKLE_LOAD,
+    ),
+    # torch.load reads a stream whose first pickle is its magic number as a legacy file, pickle after pickle
+    "torch-magic-in-the-array": (_polyglot(TORCH_MAGIC + b"." + b"\x80\x02" + EXEC + b"."), TORCH_LOAD),
+    # an error inside an object array's pickle: joblib reads it with a fresh memo and goes on
+    "error-in-an-object-arrays-pickle": (
+        b"\x80\x02](" + _str("collections") + b"q\x00" + _str("OrderedDict") + b"q\x01e0"
+        + _wrapper(_state(_shape(1), _dtype("O8", (-1, 63))))
+        + b"\x80\x04" + _sb("builtins") + b"\x94" + _sb("exec") + b"\x94" + STOPS_HERE + b"h\x00h\x01\x93"
+        + CALL_EXEC + b"..",
+        JOBLIB_LOAD,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_REVIEW))
+def test_payloads_a_second_review_hid_are_reported(name: str, tmp_path: Path) -> None:
+    data, loader = SECOND_REVIEW[name]
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, loader)
+    errors = _errors(data, path.name)
+    expected = {
+        "pydoc-pipepager": "pydoc.pipepager",
+        "name-made-by-a-call": "computed by a call",
+        "extension-registered-then-used": "copyreg._inverted_registry",
+    }
+    assert any(expected.get(name, "builtins.exec") in m for m in errors), errors
+
+
+def test_a_legacy_torch_files_later_pickles_are_never_trailing_data(tmp_path: Path) -> None:
+    """torch.load reads five pickles from a legacy file: one that fails early is not trailing data."""
+    data = b"\x80\x02" + TORCH_MAGIC + b"." + _sb("a") + STOPS_HERE + b"\x80\x02" + EXEC + b"."
+    path = tmp_path / "model.pt"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, TORCH_LOAD)
+    assert any("builtins.exec" in m for m in _errors(data, path.name)), _errors(data, path.name)

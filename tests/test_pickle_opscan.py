@@ -19,14 +19,14 @@ from pickle_corpus import scan_bytes
 
 from aibom.pickles import vm
 from aibom.pickles.opscan import imports_from
-from aibom.pickles.reader import Reader
+from aibom.pickles.reader import MAX_LINE, Reader
 
 MARKER = "AIBOM-OPSCAN-MARKER"
 PAYLOAD = b"cbuiltins\nexec\n(V" + f"print({MARKER!r})".encode() + b"\ntR."
 
 
 def _names(data: bytes) -> set[str]:
-    found = imports_from(Reader.of_bytes(data), 1_000_000, lambda _: None, 0, [])
+    found, _ = imports_from(Reader.of_bytes(data), 1_000_000, {}, [[]])
     return {f"{module}.{name}" for module, name, _, _ in found}
 
 
@@ -53,18 +53,27 @@ def test_it_finds_the_imports_the_machine_finds(protocol: int) -> None:
 
 
 def test_stack_global_names_may_come_from_the_memo_or_the_stack_before() -> None:
-    r = Reader.of_bytes(b"h\x05h\x06\x93.")
+    def names(data: bytes, memo: dict[int, object], levels: list[list[object]]) -> list[tuple[str, str]]:
+        found, _ = imports_from(Reader.of_bytes(data), 100, memo, levels)
+        return [(module, name) for module, name, _, _ in found]
+
     memo = {5: "os", 6: "system"}
-    assert [i[:2] for i in imports_from(r, 100, memo.get, 7, [])] == [("os", "system")]
-    r = Reader.of_bytes(b"\x93.")
-    assert [i[:2] for i in imports_from(r, 100, memo.get, 7, [1, "posix", "system"])] == [("posix", "system")]
+    assert names(b"h\x05h\x06\x93.", memo, [[]]) == [("os", "system")]
+    assert names(b"\x93.", memo, [[1, "posix", "system"]]) == [("posix", "system")]
+    # what pops and pushes is modelled: POP, POP_MARK, DUP+POP, a tuple popped, BUILD keeping its object
+    for between in (b"N0", b"(\x8c\x04junk1", b"20", b"NN\x860", b"Nb"):
+        data = b"\x8c\x08builtins\x8c\x04exec" + between + b"\x93."
+        assert names(data, {}, [[]]) == [("builtins", "exec")], between
+    # MEMOIZE stores at the memo's length: a PUT over an index the memo already holds adds nothing
+    data = b"Np0\n0\x8c\x08builtins\x94\x8c\x04exec\x94h\x01h\x02\x93."
+    assert names(data, {0: "x"}, [[]]) == [("builtins", "exec")]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=4096), ops=st.integers(0, 5000))
 def test_any_bytes_end_in_a_list_within_the_opcode_budget(data: bytes, ops: int) -> None:
-    found = imports_from(Reader.of_bytes(data), ops, lambda _: None, 0, [])
-    assert len(found) <= ops
+    found, used = imports_from(Reader.of_bytes(data), ops, {}, [[]])
+    assert len(found) <= used <= ops
 
 
 @given(cut=st.integers(0, len(PAYLOAD)), flips=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255))))
@@ -73,14 +82,13 @@ def test_mutated_payloads_never_raise(cut: int, flips: list[tuple[int, int]]) ->
     for pos, value in flips:
         if pos < len(data):
             data[pos] = value
-    imports_from(Reader.of_bytes(bytes(data)), 10_000, lambda _: None, 0, [])
+    imports_from(Reader.of_bytes(bytes(data)), 10_000, {}, [[]])
 
 
 AFTER_AN_AIBOM_ONLY_ERROR = {
     "list-setitem": b"\x80\x02]K\x07aK\x00K\x09s0" + PAYLOAD,
-    "int-in-base-16": b"\x80\x02I0x10\n0" + PAYLOAD,
-    "long-line": b"\x80\x02V" + b"a" * 70_000 + b"\n0" + PAYLOAD,
-    "stack-global-from-memo": b"\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94I0x1\n0h\x00h\x01\x93(V"
+    "line-longer-than-aibom-reads": b"\x80\x02V" + b"a" * (MAX_LINE + 10) + b"\n0" + PAYLOAD,
+    "stack-global-from-memo": b"\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94]K\x07aK\x00K\x09s0h\x00h\x01\x93(V"
     + f"print({MARKER!r})".encode()
     + b"\ntR.",
 }
@@ -106,3 +114,42 @@ def test_a_payload_after_where_the_machine_stops_is_named(name: str, tmp_path: P
         assert "builtins.exec imported via" in categories.get("unsafe-code", ""), categories
         assert "read on past where aibom's analysis stopped" in categories["unsafe-code"]
         assert "unreadable" in categories
+
+
+NAMES = b"\x80\x04\x8c\x08builtins\x8c\x04exec"
+CALL = b"(V" + f"print({MARKER!r})".encode() + b"\ntR."
+ACCEPTED_NOW = {
+    # CPython's unpickler accepts these; aibom's machine refused them and left the rest unread
+    "empty-appends-on-a-str": NAMES + b"(e\x93" + CALL,
+    "empty-setitems-on-a-str": NAMES + b"(u\x93" + CALL,
+    "int-in-base-16": b"\x80\x02I0x10\n0" + PAYLOAD,
+    "int-in-c-octal": b"\x80\x02I010\n0" + PAYLOAD,
+    "a-1-mib-line": b"\x80\x02V" + b"a" * (1 << 20) + b"\n0" + PAYLOAD,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED_NOW))
+def test_what_cpython_accepts_is_read_on(name: str, tmp_path: Path) -> None:
+    data = ACCEPTED_NOW[name]
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [sys.executable, "-c", "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert MARKER in run.stdout, run.stderr
+    _, out, _ = scan_bytes(data, "model.pkl")
+    messages = {f.category.value: f.message for f in out.findings}
+    assert "builtins.exec called via" in messages.get("unsafe-code", ""), messages
+    assert "unreadable" not in messages, messages
+
+
+def test_a_protocol_0_numpy_array_is_not_unreadable() -> None:
+    """A protocol-0 array pickles its bytes as one long UNICODE line (720 KB here)."""
+    import numpy as np
+
+    data = pickle.dumps(np.random.default_rng(0).random((300, 300)), protocol=0)
+    _, out, _ = scan_bytes(data, "array.pkl")
+    assert not [f.message for f in out.findings if f.severity.value == "error"]

@@ -141,14 +141,15 @@ class Inspector:
         self.inspected = 0
         self.known: tuple[Blob, Analysis] | None = None  # (blob, analysis of it from offset 0)
 
-    def _analyse(self, blob: Blob, start: int, max_pickles: int, joblib: bool = True) -> Analysis:
+    def _analyse(self, blob: Blob, start: int, max_pickles: int, joblib: bool = True, required: int = 1) -> Analysis:
         """The analysis of `blob` from `start`: the known one when it is the same, else run now."""
-        if self.known is not None and self.known[0] is blob and start == 0 and joblib:
+        if self.known is not None and self.known[0] is blob and start == 0 and joblib and required == 1:
             a = self.known[1]
             self.known = None
             if a.pickles < IDENTIFY_PICKLES <= max_pickles:  # it ended on its own, as this run would
                 return a
-        return analyse(Reader(blob.read_at, blob.size, start), max_pickles=max_pickles, joblib=joblib)
+        reader = Reader(blob.read_at, blob.size, start)
+        return analyse(reader, max_pickles=max_pickles, joblib=joblib, required=required)
 
     # -- pickles -------------------------------------------------------------------------------------
     def pickle(
@@ -162,6 +163,7 @@ class Inspector:
         torchscript: bool = False,
         depth: int = 0,
         joblib: bool = True,
+        required: int = 1,
     ) -> Analysis | None:
         """Analyse the pickles in `blob` from `start` (`joblib`: as joblib.load reads them, with its arrays;
         False for streams only torch or numpy load, with plain unpicklers).
@@ -169,7 +171,7 @@ class Inspector:
         An undesignated stream (content that merely may be a pickle) counts only when it imports a well-formed
         name; then it is reported like any other, including when it breaks later (a loader runs what came first).
         """
-        a = self._analyse(blob, start, max_pickles, joblib)
+        a = self._analyse(blob, start, max_pickles, joblib, required)
         if not designated and not any(g.module is not None and well_formed(g.module, g.name or "") for g in a.globals):
             return None
         rep = self.report
@@ -292,7 +294,7 @@ class Inspector:
             self.npy(blob, member, depth)
         elif head.startswith(TORCH_LEGACY_MAGIC):
             rep.layers.append("pytorch-legacy")
-            a = self.pickle(blob, member, max_pickles=5, depth=depth, joblib=False)
+            a = self.pickle(blob, member, max_pickles=5, depth=depth, joblib=False, required=5)
             if a:
                 rep.add_model(tensor_info(a))
                 if not a.error:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import codecs
 import pickletools
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .reader import MAX_LINE, Reader, Truncated
@@ -23,82 +24,151 @@ MAX_LINE_SCAN = 64 << 20
 MAX_NAME = 4096
 
 _ARG_KIND = {-1: "line", -2: "len1", -3: "len4s", -4: "len4u", -5: "len8u"}
-#: opcode byte -> (name, argument kind: a fixed size, "line", "lines2", "len1", "len4s", "len4u", "len8u")
-_OPCODES: dict[int, tuple[str, int | str]] = {}
-for _op in pickletools.opcodes:
-    _n = _op.arg.n if _op.arg is not None else 0
-    _kind: int | str = "lines2" if _op.name in ("GLOBAL", "INST") else _ARG_KIND.get(_n, _n)
-    _OPCODES[ord(_op.code)] = (_op.name, _kind)
-_STRINGS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"}
-_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
-_GETS = {"GET", "BINGET", "LONG_BINGET"}
-#: Opcodes that push nothing: the last two pushed values stay what STACK_GLOBAL would find.
-_NO_PUSH = _PUTS | {"MEMOIZE", "PROTO", "FRAME", "MARK", "STOP"}
+# what an opcode does besides moving values (the rest is its declared stack effect)
+_PLAIN, _STOP, _NAMES, _STACK_GLOBAL, _PUT, _MEMOIZE, _GET, _MARK_OP, _POP, _DUP = range(10)
+_ROLE = {"STOP": _STOP, "GLOBAL": _NAMES, "INST": _NAMES, "STACK_GLOBAL": _STACK_GLOBAL, "MEMOIZE": _MEMOIZE}
+_ROLE |= {"PUT": _PUT, "BINPUT": _PUT, "LONG_BINPUT": _PUT, "GET": _GET, "BINGET": _GET, "LONG_BINGET": _GET}
+_ROLE |= {"MARK": _MARK_OP, "POP": _POP, "DUP": _DUP}
+_KEEPS = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD", "READONLY_BUFFER"}
 
+
+@dataclass(frozen=True)
+class _Op:
+    name: str
+    arg: int | str  # a fixed size, "line", "lines2", "len1", "len4s", "len4u" or "len8u"
+    role: int
+    below: int  # values taken from under a MARK (APPENDS, SETITEMS, ADDITEMS: the container), or -1: no MARK
+    pops: int  # values taken when there is no MARK
+    pushes: int
+    keeps: bool  # pushes back the first value it took (a container it filled, BUILD's object, MEMOIZE's value)
+
+
+def _op_of(op: pickletools.OpcodeInfo) -> _Op:
+    before = [s.name for s in op.stack_before]
+    arg = "lines2" if op.name in ("GLOBAL", "INST") else _ARG_KIND.get(op.arg.n, op.arg.n) if op.arg else 0
+    below = before.index("mark") if "mark" in before else -1
+    role = _ROLE.get(op.name, _PLAIN)
+    return _Op(op.name, arg, role, below, len(before), len(op.stack_after), op.name in _KEEPS)
+
+
+#: opcode byte -> how the pass reads it and what it does to the stack (from pickletools' descriptions)
+_OPCODES: list[_Op | None] = [None] * 256
+for _info in pickletools.opcodes:
+    _OPCODES[ord(_info.code)] = _op_of(_info)
+_STRINGS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"}
+#: How many values of each stack level the pass starts from (only strings matter to it).
+_SEED = 64
 
 Import = tuple[str, str, int, str]  # module, name, offset, opcode
 
 
-def imports_from(
-    r: Reader, max_ops: int, memo_get: Callable[[int], Any], memo_len: int, on_stack: list[Any]
-) -> list[Import]:
-    """The imports of the opcodes from `r`'s position on, read syntactically (see the module docstring).
-    `memo_get(index)` answers for memo entries made before this offset, `memo_len` is how many there are,
-    and `on_stack` holds the values on top of the stack there (the last one on top)."""
+def imports_from(r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[list[Any]]) -> tuple[list[Import], int]:
+    """The imports of the opcodes from `r`'s position on, read syntactically (see the module docstring), and
+    how many opcodes were read. `memo` holds the entries made before this offset (read, never changed) and
+    `levels` the stack there, the levels below each MARK first. The stack is modelled by each opcode's
+    declared effect, keeping only strings, with MARKs as positions in it (as CPython keeps them); where it
+    runs short, values are unknown, not an error."""
     out: list[Import] = []
-    memo: dict[int, Any] = {}
-    # the two values pushed last: strings, or None for anything else
-    last: list[Any] = ([None, None] + [v if isinstance(v, str) else None for v in on_stack])[-2:]
+    stack: list[Any] = []
+    marks: list[int] = []  # the stack's length at each MARK
+    for i, level in enumerate(levels):
+        if i:
+            marks.append(len(stack))
+        stack += [v if isinstance(v, str) else None for v in level[-_SEED:]]
+    mine: dict[int, Any] = {}
+    added = 0  # entries of `mine` the memo from before lacks (MEMOIZE stores at the memo's length)
+    ops = 0
+    table, byte = _OPCODES, r.byte
     try:
-        for _ in range(max_ops):
+        while ops < max_ops:
+            ops += 1
             pos = r.pos
-            entry = _OPCODES.get(r.byte())
-            if entry is None:
+            op = table[byte()]
+            if op is None:
                 break
-            name, kind = entry
-            if name == "STOP":
-                break
-            value: Any = None
-            if kind == "lines2":
-                module, attr = _text_line(r), _text_line(r)
-                if module is not None and attr is not None:
-                    out.append((module, attr, pos, name))
-            elif kind == "line":
-                line = _line(r)
-                if name in _GETS or name in _PUTS:
-                    index = _int(line)
-                    if name in _GETS:
-                        value = _recall(index, memo, memo_get)
-                    elif index is not None:
-                        memo[index] = last[-1]
-                elif name == "UNICODE" and line is not None:
-                    value = _decode(line, "raw-unicode-escape")
-                elif name == "STRING" and line is not None:
-                    value = _quoted(line)
-            elif kind == 0:
-                if name == "STACK_GLOBAL" and isinstance(last[-2], str) and isinstance(last[-1], str):
-                    out.append((last[-2], last[-1], pos, name))
-                elif name == "MEMOIZE":
-                    memo[memo_len + len(memo)] = last[-1]
-            elif isinstance(kind, int):
-                arg = int.from_bytes(r.take(kind), "little")
-                if name in _GETS:
-                    value = _recall(arg, memo, memo_get)
-                elif name in _PUTS:
-                    memo[arg] = last[-1]
-            else:
-                n = int.from_bytes(r.take({"len1": 1, "len4s": 4, "len4u": 4}.get(kind, 8)), "little")
-                if kind == "len4s" and n >= 1 << 31:
-                    break  # a negative length: CPython's unpickler stops
-                if name in _STRINGS and n <= MAX_NAME:
-                    value = _decode(r.take(n), "utf-8" if "UNICODE" in name else "ascii")
+            role = op.role
+            value = _argument(r, op) if op.arg else None
+            if role:
+                if role == _STOP:
+                    break
+                if role == _NAMES:
+                    if value is not None:
+                        out.append((value[0], value[1], pos, op.name))
+                    value = None
+                elif role in (_PUT, _MEMOIZE):
+                    index = value if role == _PUT else len(memo) + added
+                    if isinstance(index, int) and index >= 0:
+                        added += index not in mine and index not in memo
+                        fence = marks[-1] if marks else 0
+                        mine[index] = stack[-1] if len(stack) > fence else None
+                    continue  # MEMOIZE leaves the stack as it is too
+                elif role == _GET:
+                    found = mine[value] if value in mine else memo.get(value) if isinstance(value, int) else None
+                    value = found if isinstance(found, str) else None
+                elif role == _MARK_OP:
+                    marks.append(len(stack))
+                    continue
+                elif role == _POP:
+                    if len(stack) > (marks[-1] if marks else 0):
+                        stack.pop()
+                    elif marks:
+                        marks.pop()  # POP with nothing above the MARK takes the MARK
+                    continue
+            # the declared stack effect: take the operands (oldest first), push the results
+            if op.below >= 0:
+                del stack[marks.pop() if marks else 0 :]  # the values above the MARK, and the MARK
+                fence = marks[-1] if marks else 0
+                taken = [stack.pop() if len(stack) > fence else None for _ in range(op.below)][::-1]
+            elif op.pops:
+                n = op.pops
+                fence = marks[-1] if marks else 0
+                if len(stack) - n >= fence:
+                    taken = stack[-n:]
+                    del stack[-n:]
                 else:
-                    r.skip(n)
-            if name not in _NO_PUSH:
-                last = [last[-1], value]
+                    taken = [None] * (n - len(stack) + fence) + stack[fence:]
+                    del stack[fence:]
+            else:
+                taken = []
+            if role == _STACK_GLOBAL:
+                if isinstance(taken[0], str) and isinstance(taken[1], str):
+                    out.append((taken[0], taken[1], pos, op.name))
+                stack.append(None)
+            elif role == _DUP:
+                stack += taken * 2
+            elif op.pushes:
+                stack.append(taken[0] if op.keeps and taken else value)
     except (Truncated, ValueError):
         pass
-    return out
+    return out, ops
+
+
+def _argument(r: Reader, op: _Op) -> Any:
+    """Read an opcode's argument: a string for string opcodes, an index for memo opcodes, (module, name)
+    for GLOBAL and INST, else None (skipped)."""
+    kind, name = op.arg, op.name
+    if kind == "lines2":
+        module, attr = _text_line(r), _text_line(r)
+        return (module, attr) if module is not None and attr is not None else None
+    if kind == "line":
+        line = _line(r)
+        if line is None:
+            return None
+        if op.role == _GET or op.role == _PUT:
+            return _int(line)
+        if name == "UNICODE":
+            return _decode(line, "raw-unicode-escape")
+        return _quoted(line) if name == "STRING" else None
+    if isinstance(kind, int):
+        raw = r.take(kind)
+        return int.from_bytes(raw, "little") if op.role == _GET or op.role == _PUT else None
+    n = int.from_bytes(r.take({"len1": 1, "len4s": 4, "len4u": 4}.get(kind, 8)), "little")
+    if kind == "len4s" and n >= 1 << 31:
+        raise ValueError("negative length")  # CPython's unpickler stops here
+    if name in _STRINGS and n <= MAX_NAME:
+        return _decode(r.take(n), "utf-8" if "UNICODE" in name else "ascii")
+    r.skip(n)
+    return None
 
 
 def _line(r: Reader) -> bytes | None:
@@ -137,12 +207,3 @@ def _int(line: bytes | None) -> int | None:
         return int(line, 10) if line is not None else None
     except ValueError:
         return None
-
-
-def _recall(index: int | None, memo: dict[int, Any], memo_get: Callable[[int], Any]) -> Any:
-    if index is None:
-        return None
-    if index in memo:
-        return memo[index]
-    value = memo_get(index)
-    return value if isinstance(value, str) else None

@@ -145,18 +145,35 @@ def issues(analysis: Analysis, torchscript: bool = False) -> list[Issue]:
         " when the file is loaded with pickle.load instead of joblib.load (which reads its first array's bytes "
         "on their own, not as part of the stream)"
     )
-    for refs, when in ((analysis.plain_load, plain), (analysis.past_error, "")):
+    torch = " when the file is loaded with torch.load (its first array's bytes begin a legacy torch file)"
+    for refs, when, lenient in (
+        (analysis.plain_load, plain, True),
+        (analysis.past_error, "", True),
+        (analysis.torch_load, torch, False),
+    ):
         for ref in refs:
-            # only names unsafe in themselves: array data, or bytes past an error, that happen to parse as
-            # opcodes (text with newlines reads as GLOBAL lines) could name any other import, and a call of it
             verdict = judge(ref, torchscript)
-            if not verdict.gadget or (ref.qualname, ref.called) in seen:
+            if verdict.severity is not Severity.ERROR or (ref.qualname, ref.called) in seen:
+                continue
+            if lenient and not _unsafe_in_itself(ref, verdict):
                 continue
             seen.add((ref.qualname, ref.called))
             how = "called" if ref.called else "imported"
             message = f"{ref.qualname} {how} via {ref.opcode}{when}: {verdict.reason}"
             out.append(Issue(Severity.ERROR, ref.offset, message, ref.qualname))
     return out
+
+
+def _unsafe_in_itself(ref: GlobalRef, verdict: Verdict) -> bool:
+    """Whether an import read from bytes that may be data (array bytes, bytes past an error) counts: data
+    that happens to parse as opcodes (text with newlines reads as GLOBAL lines) names imports and calls now
+    and then, so only known gadgets, dotted names that are called (attribute traversal) and names computed
+    by a call count, never a merely unlisted name."""
+    if verdict.gadget:
+        return True
+    if ref.module is None:
+        return "computed by a call" in (ref.detail or "")
+    return ref.called and "." in (ref.name or "")
 
 
 def imported(analysis: Analysis) -> list[str]:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 WINDOW = 1 << 20
 FIRST_WINDOW = 64 * 1024  # most pickles are small; read more only when the stream goes on
-MAX_LINE = 64 * 1024  # text-opcode argument lines are read whole up to this long
+MAX_LINE = 16 << 20  # text-opcode argument lines are read whole up to this long (protocol 0 arrays are long lines)
+SHORT_LINE = 64 * 1024  # a line is first looked for this far, and read further only when it is longer
 
 
 class Truncated(Exception):
@@ -74,9 +75,14 @@ class Reader:
         n = min(limit + 1, self.size - self.pos)
         if n <= 0:
             raise Truncated(f"input ended at offset {self.pos} where a line was expected")
-        self._ensure(n)
+        first = min(n, SHORT_LINE)  # most lines are short: do not make the window `limit` long for them
+        self._ensure(first)
         start = self.pos - self.base
-        idx = self.window.find(b"\n", start, start + n)
+        idx = self.window.find(b"\n", start, start + first)
+        if idx < 0 and n > first:
+            self._ensure(n)
+            start = self.pos - self.base
+            idx = self.window.find(b"\n", start, start + n)
         if idx < 0:
             if n <= limit:
                 raise Truncated(f"unterminated line at offset {self.pos}")

@@ -26,6 +26,7 @@ MAX_OPS = 10_000_000  # about 4-7 s of simulation at worst (2026, 2 cores); real
 MAX_ITEMS = 10_000_000  # elements placed into containers, all pickles together
 MAX_PICKLES = 256
 MAX_NESTED = 4  # pickles nested inside pickles (joblib object arrays)
+TORCH_LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy torch file holds it
 
 
 class PickleError(Exception):
@@ -121,6 +122,8 @@ class Analysis:
     plain_load: list[GlobalRef] = field(default_factory=list)
     #: imports read syntactically past the error, where CPython's unpickler may go on (opscan)
     past_error: list[GlobalRef] = field(default_factory=list)
+    #: imports of the pickles torch.load reads after a first array whose bytes begin its legacy header
+    torch_load: list[GlobalRef] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -303,7 +306,9 @@ class Machine:
         if isinstance(module, str) and isinstance(name, str):
             ref = GlobalRef(module, name, self.op_pos, opcode)
         else:
-            ref = GlobalRef(None, None, self.op_pos, opcode, detail=f"{opcode} operands are not strings")
+            computed = isinstance(module, CallRec) or isinstance(name, CallRec)
+            how = "computed by a call" if computed else "not strings"
+            ref = GlobalRef(None, None, self.op_pos, opcode, detail=f"{opcode} operands are {how}")
         self.a.globals.append(ref)
         return ref
 
@@ -351,7 +356,7 @@ class Machine:
         """Simulate one `pickle.load` from the reader's position up to and including STOP.
 
         The inner loop runs the opcodes that make up almost all of real pickles (small ints and strings,
-        floats, constants, empty containers, MARK, small tuples, memo puts and gets, SETITEM, APPEND, FRAME,
+        floats, constants, empty containers, MARK, POP, small tuples, memo puts and gets, SETITEM, APPEND, FRAME,
         protocol-0 lines) straight from the reader's window, while their operands lie in it and they cannot
         fail. Any other opcode, an operand past the window, and every error the machine reports go through
         the opcode's handler, which sees the reader just after the opcode byte; an invalid UTF-8 string is
@@ -481,6 +486,11 @@ class Machine:
                     items += 1
                     stack[-2].append(stack.pop())
                     i += 1
+                elif op == 0x30:  # POP (with an empty stack it takes the MARK: the handler does that)
+                    if not stack:
+                        break
+                    stack.pop()
+                    i += 1
                 elif op in consts:  # NONE, NEWTRUE, NEWFALSE, EMPTY_TUPLE
                     stack.append(consts[op])
                     i += 1
@@ -572,7 +582,12 @@ class Machine:
                 raise PickleError("pickles nested too deeply", self.op_pos)
             inner = Machine(self.r, self.a, self.depth + 1)
             inner.items = self.items
-            inner.run_one()
+            try:
+                inner.run_one()
+            except (PickleError, ValueError):
+                if not self.a.past_error:  # joblib's inner unpickler, with its own memo, may go on
+                    self.a.past_error = inner.read_past(inner.op_pos)
+                raise
             self.items = inner.items
             if self.r.pos < inner.frame_end:  # joblib's inner unpickler drops the rest of its frame
                 raise PickleError("object array's pickle stops inside its frame: aibom cannot size it", self.op_pos)
@@ -583,10 +598,11 @@ class Machine:
 
     def read_past(self, pos: int) -> list[GlobalRef]:
         """The imports of the opcodes from `pos` on, read syntactically (opscan) within what is left of
-        the opcode budget, seeded with this machine's memo and the two values on top of its stack."""
-        found = imports_from(
-            self.r.at(pos), max(0, MAX_OPS - self.a.opcodes), self.memo.get, len(self.memo), self.stack[-2:]
+        the opcode budget (they are charged to it), from this machine's memo and stack."""
+        found, ops = imports_from(
+            self.r.at(pos), max(0, MAX_OPS - self.a.opcodes), self.memo, [*self.metastack, self.stack]
         )
+        self.a.opcodes += ops
         how = "(read on past where aibom's analysis stopped)"
         return [GlobalRef(module, name, offset, f"{op} {how}") for module, name, offset, op in found]
 
@@ -600,19 +616,27 @@ class Machine:
         view.stack = [_inherit(v) for v in self.stack]
         view.metastack = [[_inherit(v) for v in level] for level in self.metastack]
         view.memo = _ViewMemo(self.memo)
-        view.items, view.a.opcodes = self.items, self.a.opcodes  # one budget for both readings
+        view.items, view.a.opcodes = self.items, self.a.opcodes
         # pickle.load stops at an error too: what ran before it is what counts
-        stopped = False
+        stopped, result = False, None
         with contextlib.suppress(PickleError, Truncated, RecursionError, MemoryError, OverflowError, ValueError):
-            view._resume()
+            result = view._resume()
             stopped = True
         seen = view.a.globals
         if not stopped:
             # where the view stops, CPython's unpickler may go on (aibom refuses things it accepts): the
             # opcodes from there are read syntactically for the names they import
             seen = seen + view.read_past(view.op_pos)
+        elif result == TORCH_LEGACY_MAGIC_NUMBER and view.r.pos < view.r.size:
+            # torch.load takes a stream whose first pickle is its magic number for a legacy file and goes on
+            # to its next pickles (protocol, system info, the data): they run in full
+            rest = analyse(view.r.at(view.r.pos), max_pickles=4, joblib=False, required=4)
+            self.a.torch_load.extend(rest.globals + rest.past_error)
+            self.a.notes.extend(rest.notes)
+            view.a.opcodes += rest.opcodes
         called = [c.func for c in view.a.calls if isinstance(c.func, GlobalRef) and c.func not in seen]
         self.a.plain_load.extend(seen + called)  # its own imports, and those from before that it called
+        self.a.opcodes = max(self.a.opcodes, view.a.opcodes)  # one budget for both readings
 
 
 def _describe(value: Any) -> str:
@@ -734,10 +758,20 @@ def _int(m: Machine) -> None:
     if text in (b"00", b"01"):
         m._push(text == b"01")
         return
+    m._push(_c_int(text, m.op_pos))
+
+def _c_int(text: bytes, pos: int) -> int:
+    """An INT line as the C unpickler reads it (strtol in base 0: 0x10, 0o7 and C's octal 010 too)."""
     try:
-        m._push(int(text, 10))
+        return int(text, 10)
     except ValueError:
-        raise PickleError(f"bad integer {text[:40]!r}", m.op_pos) from None
+        pass
+    try:
+        return int(text, 0)
+    except ValueError:
+        if re.fullmatch(rb"[+-]?0[0-7]+", text):
+            return int(text, 8)
+        raise PickleError(f"bad integer {text[:40]!r}", pos) from None
 
 @_op(b"L")
 def _long(m: Machine) -> None:
@@ -932,6 +966,8 @@ def _appends(m: Machine) -> None:
 def _extend(m: Machine, values: list[Any]) -> None:
     if not m.stack:
         raise PickleError("APPEND with an empty stack", m.op_pos)
+    if not values:
+        return  # the C unpickler does nothing when there is nothing to append, whatever the target
     m._count(len(values))
     target = m.stack[-1]
     if isinstance(target, list):
@@ -944,6 +980,8 @@ def _additems(m: Machine) -> None:
     items = m._pop_mark()
     if not m.stack:
         raise PickleError("ADDITEMS with an empty stack", m.op_pos)
+    if not items:
+        return  # as for APPENDS
     m._count(len(items))
     target = m.stack[-1]
     if isinstance(target, PSet):
@@ -966,6 +1004,8 @@ def _setitems_op(m: Machine) -> None:
 def _setitems(m: Machine, items: list[Any]) -> None:
     if not m.stack:
         raise PickleError("SETITEM with an empty stack", m.op_pos)
+    if not items:
+        return  # both unpicklers do nothing for an empty SETITEMS, whatever the target
     m._count(len(items))
     target = m.stack[-1]
     it = iter(items)  # callers pass an even number of items
@@ -1092,42 +1132,47 @@ START_OPCODES = frozenset(b"(.FIJKLMNSTUVX\x80\x8a\x8b\x8c\x8d\x8e\x88\x89BCGPc)
 
 
 def analyse(
-    reader: Reader, max_pickles: int = MAX_PICKLES, stop_at: int | None = None, joblib: bool = True
+    reader: Reader,
+    max_pickles: int = MAX_PICKLES,
+    stop_at: int | None = None,
+    joblib: bool = True,
+    required: int = 1,
 ) -> Analysis:
     """Run every pickle in the stream from the reader's position.
 
     After each STOP, a further pickle is read if the next byte can start one; if that attempt fails at its
     first opcode the rest is trailing data (reported by `end`), otherwise the failure is the stream's error.
-    What was found before an error is kept.
+    The first `required` pickles are never trailing data (a legacy torch file's loader reads five). What was
+    found before an error is kept, and what comes after it is read syntactically (`past_error`).
     """
     a = Analysis()
     machine = Machine(reader, a, joblib=joblib)  # joblib: read as joblib.load reads it (arrays inline)
     limit = reader.size if stop_at is None else min(stop_at, reader.size)
     while reader.pos < limit and a.pickles < max_pickles:
         start = reader.pos
-        if a.pickles and reader.take(1)[0] not in START_OPCODES:
+        optional = a.pickles >= required
+        if optional and reader.take(1)[0] not in START_OPCODES:
             reader.pos = start
             break
         reader.pos = start
         try:
             a.results.append(machine.run_one())
         except PickleError as exc:
-            if a.pickles and not _made_progress(a, start, exc.offset):
+            if optional and not _made_progress(a, start, exc.offset):
                 reader.pos = start
                 break
             a.error, a.error_offset = str(exc), exc.offset
-            a.past_error = machine.read_past(machine.op_pos)
+            a.past_error = a.past_error or machine.read_past(machine.op_pos)
             return a
         except Truncated as exc:
-            if a.pickles and reader.pos - start < 16:
+            if optional and reader.pos - start < 16:
                 reader.pos = start
                 break
             a.error, a.error_offset = f"truncated: {exc}", reader.pos
             return a
         except (RecursionError, MemoryError, OverflowError, ValueError) as exc:
             a.error, a.error_offset = f"{type(exc).__name__}: {exc}", reader.pos
-            if isinstance(exc, ValueError):  # a line longer than aibom reads, a string it cannot decode
-                a.past_error = machine.read_past(machine.op_pos)
+            a.past_error = a.past_error or machine.read_past(machine.op_pos)
             return a
         a.pickles += 1
         a.end = reader.pos
