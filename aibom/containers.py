@@ -112,8 +112,9 @@ def compression_of(head: bytes) -> str | None:
 #: (BZ2File, LZMAFile: the next stream of an LZMAFile may be xz or LZMA-alone with any properties); "strict",
 #: anything, which must decode (LZ4FrameFile: skippable frames included).
 _FOLLOW = {"gzip": "magic", "bzip2": "lenient", "xz": "lenient", "lzma": "lenient", "lz4": "strict"}
-#: The first read of a stream that follows another (Python 3.11 readers read 8 KiB): small, so that many
-#: tiny streams do not each cost a full chunk.
+#: Python's BZ2File/LZMAFile read 8 KiB blocks (3.11's io.DEFAULT_BUFFER_SIZE) and hand out 8 KiB at a time:
+#: a following stream's first read, whose failure makes the rest trailing data, is modelled on that. It also
+#: keeps many tiny streams from each costing a full chunk.
 FOLLOW_READ = 8192
 #: Concatenated streams followed in one file; more is unreadable (a reader would go on).
 MAX_STREAMS = 10_000
@@ -163,7 +164,9 @@ def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) 
     ended = False  # what follows the last stream is trailing data
     try:
         while True:
-            want = FOLLOW_READ if first else CHUNK
+            # a following stream's first read is what is left of the reader's current 8 KiB block (those
+            # readers read a file in 8 KiB blocks and start the next stream on the rest of the block)
+            want = FOLLOW_READ - pos % FOLLOW_READ if first else CHUNK
             if hasattr(d, "unconsumed_tail"):  # zlib
                 if not pending:
                     pending = blob.read_at(pos, want) if pos < blob.size else b""
@@ -180,7 +183,7 @@ def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) 
                     if not data:
                         break
                 try:
-                    chunk = d.decompress(data, min(cap - len(out) + 1, OUT_STEP))
+                    chunk = d.decompress(data, min(cap - len(out) + 1, FOLLOW_READ if first else OUT_STEP))
                 except _DECODE_ERRORS:
                     if first and _FOLLOW[kind] == "lenient":
                         ended = True  # BZ2File and LZMAFile ignore a next stream whose first read fails

@@ -652,13 +652,22 @@ def _streams_case(name: str) -> bytes:
         + b"\x5d\x00\x00\x10\x00"
         + b"\xff" * 8
         + b"\x01" * 40,
+        # a second stream whose end is corrupt: LZMAFile reads it (its first 8 KiB read is fine), the payload
+        # runs, then the load fails; aibom read far enough at once to meet the corruption and took it for junk
+        "xz-second-stream-corrupt-at-its-end": lzma.compress(b"\x80\x02" + b"N0" * 523000)
+        + _corrupt_end(lzma.compress(b"N0" * 10 + EXEC + b"N0" * 25000 + b".")),
         # protocol 0 inside lz4 and lzma: what the name or the content says, not only protocol 2+ headers
         "lz4-protocol-0": lz4.frame.compress(_print_pickle(0)),
         "lzma-protocol-0": lzma.compress(_print_pickle(0), format=lzma.FORMAT_ALONE),
     }[name]
 
 
+def _corrupt_end(stream: bytes) -> bytes:
+    return stream[:-4] + b"\x00" * 4
+
+
 STREAM_CASES = [
+    "xz-second-stream-corrupt-at-its-end",
     "xz-then-lzma-alone-props-0",
     "lzma-then-lzma-alone-props-0",
     "one-byte-xz-then-lzma-alone",
