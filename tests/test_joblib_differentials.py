@@ -99,6 +99,15 @@ def _errors(data: bytes, name: str) -> list[str]:
     return [f.message for f in out.findings if f.severity is Severity.ERROR]
 
 
+def _runs_and_is_named(data: bytes, tmp_path: Path, names: tuple[str, ...], loader: str = JOBLIB_LOAD) -> None:
+    """The real loader runs the payload in `data`, and aibom names its call under each file name."""
+    path = tmp_path / "loaded.bin"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, loader)
+    for name in names:
+        assert any("builtins.exec called" in m for m in _errors(data, name)), name
+
+
 def _cases() -> dict[str, tuple[bytes, str]]:
     """name -> (file, what aibom must report: the payload's call, or that it cannot size an array)."""
     u1 = _dtype("u1", (-1, 0))
@@ -484,11 +493,7 @@ def test_lzma_alone_files_of_any_dictionary_size_are_read(dict_size: int, tmp_pa
     data = lzma.compress(
         b"\x80\x02" + EXEC + b".", format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "dict_size": dict_size}]
     )
-    path = tmp_path / "model.joblib"
-    path.write_bytes(data)
-    assert MARKER in _load_output(path, JOBLIB_LOAD)
-    for name in ("model.joblib", "model", "clf.dat"):
-        assert any("builtins.exec called" in m for m in _errors(data, name)), name
+    _runs_and_is_named(data, tmp_path, ("model.joblib", "model", "clf.dat"))
 
 
 def _zfile(pickled: bytes) -> bytes:
@@ -513,12 +518,7 @@ ZFILES = {
 @pytest.mark.parametrize("name", sorted(ZFILES))
 def test_joblibs_old_zfile_format_is_read(name: str, tmp_path: Path) -> None:
     """joblib.load still reads its pre-0.10 "ZF" files: a zlib-compressed pickle behind a hex length."""
-    data = ZFILES[name]
-    path = tmp_path / "model.pkl"
-    path.write_bytes(data)
-    assert MARKER in _load_output(path, JOBLIB_LOAD)
-    for file_name in ("model.pkl", "model", "weights.dat"):
-        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+    _runs_and_is_named(ZFILES[name], tmp_path, ("model.pkl", "model", "weights.dat"))
 
 
 def test_a_clean_zfile_is_clean() -> None:
@@ -541,11 +541,7 @@ def test_a_zfile_with_any_zlib_window_is_read(wbits: int, tmp_path: Path) -> Non
     """joblib decompresses a ZF file's stream with wbits=15, which takes any window up to 32 KiB."""
     data = _zfile_wbits(b"\x80\x02" + EXEC + b".", wbits)
     assert data[21] != 0x78
-    path = tmp_path / "model.pkl"
-    path.write_bytes(data)
-    assert MARKER in _load_output(path, JOBLIB_LOAD)
-    for file_name in ("model.pkl", "model", "weights.dat"):
-        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+    _runs_and_is_named(data, tmp_path, ("model.pkl", "model", "weights.dat"))
 
 
 EMPTY_ZIP_TRAILER = b"PK\x05\x06" + bytes(18)
@@ -560,12 +556,7 @@ TRAILED = {
 def test_a_zip_trailer_does_not_hide_what_the_file_starts_with(kind: str, tmp_path: Path) -> None:
     """An empty zip's end record appended to a pickle or a ZF file: zip readers see an empty archive, but
     pickle.load and joblib.load read the file from its start and run the payload."""
-    data = TRAILED[kind]
-    path = tmp_path / "model.pkl"
-    path.write_bytes(data)
-    assert MARKER in _load_output(path, JOBLIB_LOAD)
-    for file_name in ("model.pkl", "model", "weights.bin"):
-        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+    _runs_and_is_named(TRAILED[kind], tmp_path, ("model.pkl", "model", "weights.bin"))
 
 
 def test_lz4_joblib_files_are_read_under_any_name(tmp_path: Path) -> None:
@@ -575,12 +566,8 @@ def test_lz4_joblib_files_are_read_under_any_name(tmp_path: Path) -> None:
     import joblib
     import lz4.frame
 
-    data = lz4.frame.compress(b"\x80\x02" + EXEC + b".")
-    path = tmp_path / "model.joblib"
-    path.write_bytes(data)
-    assert MARKER in _load_output(path, JOBLIB_LOAD)
-    for file_name in ("model.joblib", "model", "weights.lz4"):
-        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+    payload = lz4.frame.compress(b"\x80\x02" + EXEC + b".")
+    _runs_and_is_named(payload, tmp_path, ("model.joblib", "model", "weights.lz4"))
     buf = io.BytesIO()
     joblib.dump({"coef": np.arange(1000.0), "name": "m"}, buf, compress="lz4")
     fmt, out, _ = scan_bytes(buf.getvalue(), "model.joblib")
@@ -611,12 +598,7 @@ def _split_streams(kinds: tuple[str, ...]) -> bytes:
 def test_a_pickle_split_across_concatenated_streams_is_read_whole(kinds: tuple[str, ...], tmp_path: Path) -> None:
     """BZ2File, LZMAFile and LZ4FrameFile (what joblib.load reads through) go on into the next stream, so
     the payload may sit in the second one: aibom read only the first and called the pickle truncated."""
-    data = _split_streams(kinds)
-    path = tmp_path / "model.joblib"
-    path.write_bytes(data)
-    assert MARKER in _load_output(path, JOBLIB_LOAD)
-    for file_name in ("model.joblib", "model"):
-        assert any("builtins.exec called" in m for m in _errors(data, file_name)), file_name
+    _runs_and_is_named(_split_streams(kinds), tmp_path, ("model.joblib", "model"))
 
 
 def _print_pickle(protocol: int) -> bytes:

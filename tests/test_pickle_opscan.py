@@ -85,6 +85,19 @@ def test_mutated_payloads_never_raise(cut: int, flips: list[tuple[int, int]]) ->
     imports_from(Reader.of_bytes(bytes(data)), 10_000, {}, [[]])
 
 
+def _pickle_load_runs(data: bytes, tmp_path: Path) -> None:
+    """The real pickle.load, in a child process, runs the payload in `data`."""
+    path = tmp_path / "model.pkl"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [sys.executable, "-c", "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert MARKER in run.stdout, run.stderr
+
+
 AFTER_AN_AIBOM_ONLY_ERROR = {
     "list-setitem": b"\x80\x02]K\x07aK\x00K\x09s0" + PAYLOAD,
     "line-longer-than-aibom-reads": b"\x80\x02V" + b"a" * (MAX_LINE + 10) + b"\n0" + PAYLOAD,
@@ -99,15 +112,7 @@ def test_a_payload_after_where_the_machine_stops_is_named(name: str, tmp_path: P
     """CPython's unpickler accepts what aibom's machine stops at (SETITEM into a list, an INT in base 16, a
     line longer than 64 KiB) and runs the payload after it: the report names it, besides the unreadable part."""
     data = AFTER_AN_AIBOM_ONLY_ERROR[name]
-    path = tmp_path / "model.pkl"
-    path.write_bytes(data)
-    run = subprocess.run(
-        [sys.executable, "-c", "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert MARKER in run.stdout, run.stderr
+    _pickle_load_runs(data, tmp_path)
     for file_name in ("model.pkl", "model.bin"):
         _, out, _ = scan_bytes(data, file_name)
         categories = {f.category.value: f.message for f in out.findings}
@@ -131,15 +136,7 @@ ACCEPTED_NOW = {
 @pytest.mark.parametrize("name", sorted(ACCEPTED_NOW))
 def test_what_cpython_accepts_is_read_on(name: str, tmp_path: Path) -> None:
     data = ACCEPTED_NOW[name]
-    path = tmp_path / "model.pkl"
-    path.write_bytes(data)
-    run = subprocess.run(
-        [sys.executable, "-c", "import pickle, sys; pickle.load(open(sys.argv[1], 'rb'))", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert MARKER in run.stdout, run.stderr
+    _pickle_load_runs(data, tmp_path)
     _, out, _ = scan_bytes(data, "model.pkl")
     messages = {f.category.value: f.message for f in out.findings}
     assert "builtins.exec called via" in messages.get("unsafe-code", ""), messages
