@@ -830,3 +830,64 @@ def test_a_legacy_torch_files_later_pickles_are_never_trailing_data(tmp_path: Pa
     path.write_bytes(data)
     assert MARKER in _load_output(path, TORCH_LOAD)
     assert any("builtins.exec" in m for m in _errors(data, path.name)), _errors(data, path.name)
+
+
+THIRD_REVIEW = {
+    # a standard-library callable that runs code, not on the gadget list
+    "doctest-debug-script": (
+        _polyglot(_global("doctest", "debug_script") + b"(" + _str(f"print({MARKER!r})") + b"\x88tR" + b"N0" * 5),
+        PICKLE_LOAD,
+        "doctest.debug_script",
+    ),
+    # past where the view stops: a name made by calling str, a called dotted name
+    "name-made-by-a-call-past-a-stop": (
+        _polyglot(STOPS_HERE + _sb("builtins") + _global("builtins", "str") + b"(C\x04exec" + _str("ascii") + b"tR\x93"
+                  + CALL_EXEC),
+        PICKLE_LOAD,
+        "computed by a call",
+    ),
+    "dotted-name-past-a-stop": (
+        _polyglot(STOPS_HERE + b"\x80\x04" + _global("dataclasses", "builtins.exec") + CALL_EXEC),
+        PICKLE_LOAD,
+        "dataclasses.builtins.exec called",
+    ),
+    # torch's magic number made by a call, or after a stop; a legacy file not starting with aibom's prefix
+    "torch-magic-made-by-int": (
+        _polyglot(_global("builtins", "int") + b"(" + _str(hex(0x1950A86A20F9469CFC6C)) + _int(16) + b"tR."
+                  + b"\x80\x02" + EXEC + b"."),
+        TORCH_LOAD,
+        "builtins.exec",
+    ),
+    "torch-magic-past-a-stop": (_polyglot(STOPS_HERE + TORCH_MAGIC + b"." + b"\x80\x02" + EXEC + b"."), TORCH_LOAD,
+                                "builtins.exec"),
+    "legacy-torch-with-protocol-3": (b"\x80\x03" + TORCH_MAGIC + b"." + STOPS_HERE + b"\x80\x02" + EXEC + b".",
+                                     TORCH_LOAD, "builtins.exec"),
+    "legacy-torch-magic-as-an-int-line": (b"I0x1950a86a20f9469cfc6c\n." + STOPS_HERE + b"\x80\x02" + EXEC + b".",
+                                          TORCH_LOAD, "builtins.exec"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(THIRD_REVIEW))
+def test_payloads_a_third_review_hid_are_reported(name: str, tmp_path: Path) -> None:
+    data, loader, expected = THIRD_REVIEW[name]
+    path = tmp_path / "model.pt"
+    path.write_bytes(data)
+    assert MARKER in _load_output(path, loader)
+    errors = _errors(data, path.name)
+    assert any(expected in m for m in errors), errors
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_real_object_arrays_recalled_by_the_view_are_not_findings(protocol: int) -> None:
+    """pickle.load runs an object array's pickle with the outer memo, so its STACK_GLOBAL gets values from
+    before the array that are no strings and fails: nothing is imported, nothing is to report (a first
+    version called those operands 'computed by a call')."""
+    import io
+
+    import joblib
+
+    for obj in (np.array([1, "a", None], dtype=object), {"x": np.array([None, 2.5], dtype=object)}):
+        buf = io.BytesIO()
+        joblib.dump(obj, buf, protocol=protocol)
+        _, out, _ = scan_bytes(buf.getvalue(), "model.joblib")
+        assert not [f.message for f in out.findings], [f.message for f in out.findings]

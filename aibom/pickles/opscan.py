@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 import pickletools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,26 +59,78 @@ _STRINGS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICO
 #: How many values of each stack level the pass starts from (only strings matter to it).
 _SEED = 64
 
-Import = tuple[str, str, int, str]  # module, name, offset, opcode
+#: module, name (None, None: a name computed by a str-making call), offset, opcode, whether it is called
+Import = tuple[str | None, str | None, int, str, bool]
 
 
-def imports_from(r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[list[Any]]) -> tuple[list[Import], int]:
+class Name:
+    """An import on the modelled stack; it is reported once it is seen imported here, or called."""
+
+    __slots__ = ("called", "module", "name", "offset", "opcode", "reported")
+
+    def __init__(self, module: str | None, name: str | None, offset: int, opcode: str, reported: bool) -> None:
+        self.module, self.name, self.offset, self.opcode = module, name, offset, opcode
+        self.called = False
+        self.reported = reported
+
+
+class Call:
+    """What calling `func` returned (a str when `func` makes strings, torch's magic number when it makes numbers)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+
+
+#: What may make an exact str (STACK_GLOBAL's operands) or a number equal to torch's magic.
+STR_MAKERS = frozenset({("builtins", "str"), ("__builtin__", "str"), ("__builtin__", "unicode")})
+NUMBER_MAKERS = frozenset(
+    {("builtins", "int"), ("__builtin__", "long"), ("decimal", "Decimal"), ("fractions", "Fraction")}
+)
+TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+_FOLLOWING_PICKLES = 4  # torch.load reads four more pickles after its magic number
+
+
+def _made_by(value: Any, makers: frozenset[tuple[str, str]]) -> bool:
+    func = value.func if isinstance(value, Call) else None
+    return isinstance(func, Name) and (func.module, func.name) in makers
+
+
+def imports_from(
+    r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[list[Any]], convert: Callable[[Any], Any]
+) -> tuple[list[Import], int]:
     """The imports of the opcodes from `r`'s position on, read syntactically (see the module docstring), and
     how many opcodes were read. `memo` holds the entries made before this offset (read, never changed) and
-    `levels` the stack there, the levels below each MARK first. The stack is modelled by each opcode's
-    declared effect, keeping only strings, with MARKs as positions in it (as CPython keeps them); where it
-    runs short, values are unknown, not an error."""
-    out: list[Import] = []
+    `levels` the stack there, the levels below each MARK first; `convert` turns their values into what the
+    model keeps (str, Name, Call, an int, else None). The stack is modelled by each opcode's declared effect,
+    with MARKs as positions in it (as CPython keeps them); where it runs short, values are unknown, not an
+    error. A pickle that ends with torch's magic number is followed by the four torch.load reads next."""
+    names: list[Name] = []
     stack: list[Any] = []
     marks: list[int] = []  # the stack's length at each MARK
     for i, level in enumerate(levels):
         if i:
             marks.append(len(stack))
-        stack += [v if isinstance(v, str) else None for v in level[-_SEED:]]
+        stack += [convert(v) for v in level[-_SEED:]]
     mine: dict[int, Any] = {}
     added = 0  # entries of `mine` the memo from before lacks (MEMOIZE stores at the memo's length)
-    ops = 0
+    ops, following = 0, 0
     table, byte = _OPCODES, r.byte
+
+    def named(module: str | None, name: str | None, offset: int, opcode: str) -> Name:
+        ref = Name(module, name, offset, opcode, True)
+        names.append(ref)
+        return ref
+
+    def call(func: Any) -> Call:
+        if isinstance(func, Name):
+            func.called = True
+            if not func.reported:
+                func.reported = True
+                names.append(func)
+        return Call(func)
+
     try:
         while ops < max_ops:
             ops += 1
@@ -90,11 +142,19 @@ def imports_from(r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[
             value = _argument(r, op) if op.arg else None
             if role:
                 if role == _STOP:
+                    top = stack[-1] if len(stack) > (marks[-1] if marks else 0) else None
+                    magic = top == TORCH_MAGIC if type(top) is int else _made_by(top, NUMBER_MAKERS)
+                    if following or (magic and following < _FOLLOWING_PICKLES):
+                        # torch.load goes on with a new unpickler: a fresh stack and memo
+                        following += 1
+                        if following > _FOLLOWING_PICKLES:
+                            break
+                        stack, marks, mine, memo, added = [], [], {}, {}, 0
+                        continue
                     break
                 if role == _NAMES:
-                    if value is not None:
-                        out.append((value[0], value[1], pos, op.name))
-                    value = None
+                    ref = named(value[0], value[1], pos, op.name) if value is not None else None
+                    value = call(ref) if op.name == "INST" else ref
                 elif role in (_PUT, _MEMOIZE):
                     index = value if role == _PUT else len(memo) + added
                     if isinstance(index, int) and index >= 0:
@@ -103,8 +163,10 @@ def imports_from(r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[
                         mine[index] = stack[-1] if len(stack) > fence else None
                     continue  # MEMOIZE leaves the stack as it is too
                 elif role == _GET:
-                    found = mine[value] if value in mine else memo.get(value) if isinstance(value, int) else None
-                    value = found if isinstance(found, str) else None
+                    if value in mine:
+                        value = mine[value]
+                    else:
+                        value = convert(memo.get(value)) if isinstance(value, int) else None
                 elif role == _MARK_OP:
                     marks.append(len(stack))
                     continue
@@ -115,8 +177,11 @@ def imports_from(r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[
                         marks.pop()  # POP with nothing above the MARK takes the MARK
                     continue
             # the declared stack effect: take the operands (oldest first), push the results
+            above: list[Any] = []
             if op.below >= 0:
-                del stack[marks.pop() if marks else 0 :]  # the values above the MARK, and the MARK
+                fence = marks.pop() if marks else 0
+                above = stack[fence:]  # OBJ calls the first of them
+                del stack[fence:]  # the values above the MARK, and the MARK
                 fence = marks[-1] if marks else 0
                 taken = [stack.pop() if len(stack) > fence else None for _ in range(op.below)][::-1]
             elif op.pops:
@@ -131,16 +196,23 @@ def imports_from(r: Reader, max_ops: int, memo: Mapping[int, Any], levels: list[
             else:
                 taken = []
             if role == _STACK_GLOBAL:
-                if isinstance(taken[0], str) and isinstance(taken[1], str):
-                    out.append((taken[0], taken[1], pos, op.name))
-                stack.append(None)
+                module, name = taken
+                if isinstance(module, str) and isinstance(name, str):
+                    value = named(module, name, pos, op.name)
+                elif all(isinstance(v, str) or _made_by(v, STR_MAKERS) for v in taken):
+                    value = named(None, None, pos, op.name)  # built by calling a str maker
             elif role == _DUP:
                 stack += taken * 2
-            elif op.pushes:
+                continue
+            elif op.name in ("REDUCE", "NEWOBJ", "NEWOBJ_EX"):
+                value = call(taken[0])
+            elif op.name == "OBJ":
+                value = call(above[0] if above else None)
+            if op.pushes:
                 stack.append(taken[0] if op.keeps and taken else value)
     except (Truncated, ValueError):
         pass
-    return out, ops
+    return [(n.module, n.name, n.offset, n.opcode, n.called) for n in names], ops
 
 
 def _argument(r: Reader, op: _Op) -> Any:
@@ -154,8 +226,8 @@ def _argument(r: Reader, op: _Op) -> Any:
         line = _line(r)
         if line is None:
             return None
-        if op.role == _GET or op.role == _PUT:
-            return _int(line)
+        if op.role == _GET or op.role == _PUT or name in ("INT", "LONG"):
+            return _int(line.rstrip(b"L") if name == "LONG" else line)
         if name == "UNICODE":
             return _decode(line, "raw-unicode-escape")
         return _quoted(line) if name == "STRING" else None
@@ -167,6 +239,8 @@ def _argument(r: Reader, op: _Op) -> Any:
         raise ValueError("negative length")  # CPython's unpickler stops here
     if name in _STRINGS and n <= MAX_NAME:
         return _decode(r.take(n), "utf-8" if "UNICODE" in name else "ascii")
+    if name == "LONG1" and n <= 16:  # small enough to be torch's magic number
+        return int.from_bytes(r.take(n), "little", signed=True)
     r.skip(n)
     return None
 
@@ -203,7 +277,12 @@ def _quoted(line: bytes) -> str | None:
 
 
 def _int(line: bytes | None) -> int | None:
-    try:
-        return int(line, 10) if line is not None else None
-    except ValueError:
+    """A number line read leniently (PUT and GET take base 10, INT and LONG base 0 too)."""
+    if line is None:
         return None
+    for base in (10, 0):
+        try:
+            return int(line, base)
+        except ValueError:
+            pass
+    return None

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from .opscan import imports_from
+from . import opscan
 from .reader import MAX_LINE, Reader, Truncated
 
 MAX_KEEP = 64 * 1024  # strings/bytes longer than this are skipped and kept as Opaque
@@ -26,7 +26,6 @@ MAX_OPS = 10_000_000  # about 4-7 s of simulation at worst (2026, 2 cores); real
 MAX_ITEMS = 10_000_000  # elements placed into containers, all pickles together
 MAX_PICKLES = 256
 MAX_NESTED = 4  # pickles nested inside pickles (joblib object arrays)
-TORCH_LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy torch file holds it
 
 
 class PickleError(Exception):
@@ -306,7 +305,7 @@ class Machine:
         if isinstance(module, str) and isinstance(name, str):
             ref = GlobalRef(module, name, self.op_pos, opcode)
         else:
-            computed = isinstance(module, CallRec) or isinstance(name, CallRec)
+            computed = _may_be_a_string(module) and _may_be_a_string(name)
             how = "computed by a call" if computed else "not strings"
             ref = GlobalRef(None, None, self.op_pos, opcode, detail=f"{opcode} operands are {how}")
         self.a.globals.append(ref)
@@ -461,7 +460,12 @@ class Machine:
                         else:
                             text = line.strip()
                             if op == 0x49:
-                                value = (text == b"01") if text in (b"00", b"01") else int(text, 10)
+                                if text in (b"00", b"01"):
+                                    value = text == b"01"
+                                elif text.lstrip(b"+-")[:1] == b"0" and len(text.lstrip(b"+-")) > 1:
+                                    break  # leading zeros (C reads octal): the handler's _c_int decides
+                                else:
+                                    value = int(text, 10)
                             else:
                                 value = int(text.rstrip(b"L") or b"x", 10)  # PUT's index, as _int_line reads it
                     except ValueError:  # also UnicodeDecodeError: the handler reports it
@@ -599,12 +603,16 @@ class Machine:
     def read_past(self, pos: int) -> list[GlobalRef]:
         """The imports of the opcodes from `pos` on, read syntactically (opscan) within what is left of
         the opcode budget (they are charged to it), from this machine's memo and stack."""
-        found, ops = imports_from(
-            self.r.at(pos), max(0, MAX_OPS - self.a.opcodes), self.memo, [*self.metastack, self.stack]
+        found, ops = opscan.imports_from(
+            self.r.at(pos), max(0, MAX_OPS - self.a.opcodes), self.memo, [*self.metastack, self.stack], _to_model
         )
         self.a.opcodes += ops
         how = "(read on past where aibom's analysis stopped)"
-        return [GlobalRef(module, name, offset, f"{op} {how}") for module, name, offset, op in found]
+        computed = "STACK_GLOBAL operands are computed by a call"
+        return [
+            GlobalRef(module, name, offset, f"{op} {how}", called, None if module is not None else computed)
+            for module, name, offset, op, called in found
+        ]
 
     def _plain_load_view(self) -> None:
         """What pickle.load, unlike joblib.load, runs at the stream's first array: its bytes read as opcodes,
@@ -627,16 +635,43 @@ class Machine:
             # where the view stops, CPython's unpickler may go on (aibom refuses things it accepts): the
             # opcodes from there are read syntactically for the names they import
             seen = seen + view.read_past(view.op_pos)
-        elif result == TORCH_LEGACY_MAGIC_NUMBER and view.r.pos < view.r.size:
+        elif _is_torch_magic(result) and view.r.pos < view.r.size:
             # torch.load takes a stream whose first pickle is its magic number for a legacy file and goes on
-            # to its next pickles (protocol, system info, the data): they run in full
+            # to its next pickles (protocol, system info, the data): they run in full. A call's result may
+            # be the number too, but then the bytes may be data: judged as the view's own
             rest = analyse(view.r.at(view.r.pos), max_pickles=4, joblib=False, required=4)
-            self.a.torch_load.extend(rest.globals + rest.past_error)
-            self.a.notes.extend(rest.notes)
+            found = rest.globals + rest.past_error
+            (self.a.plain_load if isinstance(result, CallRec) else self.a.torch_load).extend(found)
             view.a.opcodes += rest.opcodes
         called = [c.func for c in view.a.calls if isinstance(c.func, GlobalRef) and c.func not in seen]
         self.a.plain_load.extend(seen + called)  # its own imports, and those from before that it called
         self.a.opcodes = max(self.a.opcodes, view.a.opcodes)  # one budget for both readings
+
+
+def _may_be_a_string(value: Any) -> bool:
+    """Whether a STACK_GLOBAL operand may be an exact str at load time: a str, or what a str-making call
+    returned (here or before the array; other call results and containers make the unpickler fail)."""
+    if isinstance(value, str):
+        return True
+    origin = value.args[0] if isinstance(value, CallRec) and value.func is _TAKEN_OVER and value.args else value
+    return (
+        isinstance(origin, CallRec)
+        and isinstance(origin.func, GlobalRef)
+        and (origin.func.module, origin.func.name) in opscan.STR_MAKERS
+    )
+
+
+def _to_model(value: Any) -> Any:
+    """A machine value as the syntactic pass keeps it: strings, ints, imports and what calls returned."""
+    if isinstance(value, str | int):
+        return value
+    if isinstance(value, GlobalRef):
+        return opscan.Name(value.module, value.name, value.offset, value.opcode, False)
+    if isinstance(value, CallRec):
+        if value.func is _TAKEN_OVER:
+            return _to_model(value.args[0]) if value.args else None
+        return opscan.Call(_to_model(value.func))
+    return None
 
 
 def _describe(value: Any) -> str:
@@ -687,7 +722,9 @@ class _ViewMemo(dict):  # type: ignore[type-arg]
 def _inherit(value: Any) -> Any:
     if isinstance(value, GlobalRef):
         return dataclasses.replace(value)  # the view may mark it called; the machine's own stays as it was
-    return value if isinstance(value, _KEPT) else CallRec(_TAKEN_OVER, (), 0, "taken over")
+    if isinstance(value, _KEPT):
+        return value
+    return CallRec(_TAKEN_OVER, (value,), 0, "taken over")  # the original, read only by _may_be_a_string
 
 
 _STOP = object()
@@ -761,21 +798,22 @@ def _int(m: Machine) -> None:
     m._push(_c_int(text, m.op_pos))
 
 def _c_int(text: bytes, pos: int) -> int:
-    """An INT line as the C unpickler reads it (strtol in base 0: 0x10, 0o7 and C's octal 010 too)."""
-    try:
-        return int(text, 10)
-    except ValueError:
-        pass
+    """An INT or LONG line read leniently: what either unpickler accepts is a number (C's strtol in base 0
+    reads 010 as octal 8, which Python's int(..., 0) refuses; 0x10 is 16 to both)."""
+    if re.fullmatch(rb"\s*[+-]?0[0-7]+\s*", text):
+        return int(text, 8)
     try:
         return int(text, 0)
     except ValueError:
-        if re.fullmatch(rb"[+-]?0[0-7]+", text):
-            return int(text, 8)
-        raise PickleError(f"bad integer {text[:40]!r}", pos) from None
+        try:
+            return int(text, 10)  # leading zeros before an 8 or 9
+        except ValueError:
+            raise PickleError(f"bad integer {text[:40]!r}", pos) from None
 
 @_op(b"L")
 def _long(m: Machine) -> None:
-    m._push(m._int_line())
+    text = m._line().strip()
+    m._push(_c_int(text[:-1] if text.endswith(b"L") else text, m.op_pos))  # both unpicklers read base 0
 
 @_op(b"J")
 def _binint(m: Machine) -> None:
@@ -1157,6 +1195,8 @@ def analyse(
         reader.pos = start
         try:
             a.results.append(machine.run_one())
+            if a.pickles == 0 and _is_torch_magic(a.results[0]):
+                required, machine.joblib = 5, False  # torch.load reads a legacy file's five pickles
         except PickleError as exc:
             if optional and not _made_progress(a, start, exc.offset):
                 reader.pos = start
@@ -1179,6 +1219,15 @@ def analyse(
     if not a.pickles:
         a.error, a.error_offset = "no pickle in the stream (empty)", reader.pos
     return a
+
+
+def _is_torch_magic(value: Any) -> bool:
+    """Whether torch.load may take a first pickle's result for its legacy magic number: the number, or
+    what a number-making call returned (int('0x1950...', 16))."""
+    if isinstance(value, CallRec):
+        func = value.func
+        return isinstance(func, GlobalRef) and (func.module, func.name) in opscan.NUMBER_MAKERS
+    return type(value) is int and value == opscan.TORCH_MAGIC
 
 
 def _made_progress(a: Analysis, start: int, offset: int) -> bool:
