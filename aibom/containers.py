@@ -195,6 +195,7 @@ def decompress(blob: Blob, kind: str, budget: Budget, limit: int | None = None) 
                 if limit is not None:
                     return bytes(out[:limit])
                 ratio = len(out) / max(1, pos - len(pending))
+                out.clear()  # freed now, under the caller's lock: the exception's traceback outlives the lock
                 raise ArchiveError(
                     f"{kind} stream decompresses to more than the {cap}-byte limit"
                     + (f" at a ratio of {ratio:.0f}:1 (compression bomb)" if ratio > 100 else "; not inspected"),

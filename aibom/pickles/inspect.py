@@ -381,6 +381,7 @@ class Inspector:
                 except ArchiveError as exc:
                     if exc.partial and pickle_start:  # a reader hands on what came before the error
                         self.blob(Blob.of_bytes(exc.partial), where, depth + 1, inner_name)
+                    exc.partial = None  # freed under the lock, not when the error is reported
                     raise
             self.blob(Blob.of_bytes(whole), where, depth + 1, inner_name)
             del whole
