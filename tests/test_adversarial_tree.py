@@ -52,7 +52,11 @@ def keep_growing(path):
             fh.write(b"x")
             time.sleep(0.0005)
 
+auditing = [True]  # off once the scan is over (the child then reads its own /proc entry)
+
 def hook(event, args):
+    if not auditing[0]:
+        return
     if event in ("open", "os.listdir", "os.scandir", "os.opendir") and args and isinstance(args[0], (str, bytes)):
         path = os.fsdecode(args[0])
         seen.append([event, os.path.abspath(path)])
@@ -94,7 +98,13 @@ except SystemExit as exc:
 except BaseException as exc:
     code = f"{type(exc).__name__}: {exc}"
 stop_growing.set()
-maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# the scan's own peak: ru_maxrss is kept across execve, so it would also count the pytest process this
+# child was forked from (hundreds of MiB once the whole suite is collected); VmHWM starts again at exec
+auditing[0] = False
+with open("/proc/self/status") as fh:
+    maxrss = next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), None)
+if maxrss is None:
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with open(log_path, "w") as fh:
     json.dump({"code": code, "seen": seen, "vanished": vanished, "maxrss_kib": maxrss, "uid": os.getuid()}, fh)
 """
