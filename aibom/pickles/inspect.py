@@ -356,11 +356,7 @@ class Inspector:
             if kind in ("lzma", "zlib") and not name.lower().endswith(PICKLE_NAMES):
                 return  # weak magics: probably not compressed at all
             raise ArchiveError(f"{kind} stream is corrupt or truncated")
-        pickle_start = (
-            looks_like_pickle(peek)
-            or (peek[0] in START_OPCODES and inner_name.lower().endswith(PICKLE_NAMES))
-            or old_protocol_pickle(peek)
-        )
+        pickle_start = looks_like_pickle(peek) or old_protocol_pickle(peek, inner_name)
         interesting = (
             pickle_start
             or is_zip(peek)
@@ -484,9 +480,7 @@ class Inspector:
             return True
         if compression_of(head) is not None or head[:4] in UNSUPPORTED_COMPRESSION:
             return name.lower().endswith(PICKLE_NAMES)
-        if head[0] not in START_OPCODES:
-            return False
-        return name.lower().endswith(PICKLE_NAMES) or old_protocol_pickle(head)
+        return old_protocol_pickle(head, name)
 
     def tar(self, blob: Blob, member: str, depth: int) -> None:
         members = tar_members(blob)
@@ -538,10 +532,13 @@ class Inspector:
             self.pickle(blob, member, start=start + hlen, max_pickles=1, depth=depth, joblib=False)
 
 
-def old_protocol_pickle(head: bytes) -> bool:
-    """Whether `head` starts an old-protocol pickle by content alone: it parses and imports a well-formed name."""
+def old_protocol_pickle(head: bytes, name: str = "") -> bool:
+    """Whether `head` starts an old-protocol pickle: it starts with a pickle opcode and is named like a
+    pickle, or, by content alone, it parses and imports a well-formed name."""
     if not head or head[0] not in START_OPCODES:
         return False
+    if name.lower().endswith(PICKLE_NAMES):
+        return True
     a = analyse(Reader.of_bytes(head), max_pickles=2)
     imports = [g for g in a.globals if g.module is not None and well_formed(g.module, g.name or "")]
     return bool(imports) and (a.error is None or a.error.startswith("truncated"))

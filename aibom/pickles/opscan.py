@@ -4,8 +4,10 @@ The plain-load view (vm.Machine._plain_load_view) simulates what pickle.load run
 bytes, but it stops where aibom's machine refuses something CPython's unpickler accepts (SETITEM into a
 list, an INT line in base 16, a line longer than aibom keeps, ...). From there this pass reads on the way
 a disassembler does: opcode by opcode, each argument by its declared size, until STOP, an invalid opcode,
-the end of the input or a budget. It records GLOBAL and INST names, and STACK_GLOBAL's from the two
-strings pushed last (or recalled from the memo), as picklescan-like scanners do; callers judge them.
+the end of the input or a budget. It models the stack by each opcode's declared effect (pickletools),
+keeping only what names are made of: strings, imports, what calls returned. It records GLOBAL and INST
+names, STACK_GLOBAL's from the strings it takes (or from a str-making call), and which of them are called;
+callers judge them. The plain-load view and `analyse` (past an error) use it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class _Op:
     below: int  # values taken from under a MARK (APPENDS, SETITEMS, ADDITEMS: the container), or -1: no MARK
     pops: int  # values taken when there is no MARK
     pushes: int
-    keeps: bool  # pushes back the first value it took (a container it filled, BUILD's object, MEMOIZE's value)
+    keeps: bool  # pushes back the first value it took (a container it filled, BUILD's object)
 
 
 def _op_of(op: pickletools.OpcodeInfo) -> _Op:
@@ -276,10 +278,8 @@ def _quoted(line: bytes) -> str | None:
         return None
 
 
-def _int(line: bytes | None) -> int | None:
+def _int(line: bytes) -> int | None:
     """A number line read leniently (PUT and GET take base 10, INT and LONG base 0 too)."""
-    if line is None:
-        return None
     for base in (10, 0):
         try:
             return int(line, base)

@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 from ..inventory import Severity
-from .vm import Analysis, GlobalRef
+from .vm import COMPUTED_NAME, Analysis, GlobalRef
 
 #: Python 2 names the unpickler maps to Python 3 ones (pickle's fix_imports).
 PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg", "exceptions": "builtins", "cPickle": "pickle"}
@@ -173,7 +173,7 @@ def _unsafe_in_itself(ref: GlobalRef, verdict: Verdict) -> bool:
     if verdict.gadget:
         return True
     if ref.module is None:
-        return "computed by a call" in (ref.detail or "")
+        return COMPUTED_NAME in (ref.detail or "")
     # a standard-library callable that is not allowlisted (doctest.debug_script runs exec) is too unlikely
     # a product of chance bytes to pass over
     return ref.called and ("." in (ref.name or "") or ref.module.partition(".")[0] in sys.stdlib_module_names)

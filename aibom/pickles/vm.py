@@ -306,7 +306,7 @@ class Machine:
             ref = GlobalRef(module, name, self.op_pos, opcode)
         else:
             computed = _may_be_a_string(module) and _may_be_a_string(name)
-            how = "computed by a call" if computed else "not strings"
+            how = COMPUTED_NAME if computed else "not strings"
             ref = GlobalRef(None, None, self.op_pos, opcode, detail=f"{opcode} operands are {how}")
         self.a.globals.append(ref)
         return ref
@@ -608,7 +608,7 @@ class Machine:
         )
         self.a.opcodes += ops
         how = "(read on past where aibom's analysis stopped)"
-        computed = "STACK_GLOBAL operands are computed by a call"
+        computed = f"STACK_GLOBAL operands are {COMPUTED_NAME}"
         return [
             GlobalRef(module, name, offset, f"{op} {how}", called, None if module is not None else computed)
             for module, name, offset, op, called in found
@@ -648,17 +648,23 @@ class Machine:
         self.a.opcodes = max(self.a.opcodes, view.a.opcodes)  # one budget for both readings
 
 
+#: How an unresolved import's detail says its name was built by a str-making call (policy counts these).
+COMPUTED_NAME = "computed by a call"
+
+
 def _may_be_a_string(value: Any) -> bool:
     """Whether a STACK_GLOBAL operand may be an exact str at load time: a str, or what a str-making call
     returned (here or before the array; other call results and containers make the unpickler fail)."""
     if isinstance(value, str):
         return True
     origin = value.args[0] if isinstance(value, CallRec) and value.func is _TAKEN_OVER and value.args else value
-    return (
-        isinstance(origin, CallRec)
-        and isinstance(origin.func, GlobalRef)
-        and (origin.func.module, origin.func.name) in opscan.STR_MAKERS
-    )
+    return _returned_by(origin, opscan.STR_MAKERS)
+
+
+def _returned_by(value: Any, makers: frozenset[tuple[str, str]]) -> bool:
+    """Whether `value` is what calling one of `makers` (allowlisted (module, name) pairs) returned."""
+    func = value.func if isinstance(value, CallRec) else None
+    return isinstance(func, GlobalRef) and (func.module, func.name) in makers
 
 
 def _to_model(value: Any) -> Any:
@@ -1225,8 +1231,7 @@ def _is_torch_magic(value: Any) -> bool:
     """Whether torch.load may take a first pickle's result for its legacy magic number: the number, or
     what a number-making call returned (int('0x1950...', 16))."""
     if isinstance(value, CallRec):
-        func = value.func
-        return isinstance(func, GlobalRef) and (func.module, func.name) in opscan.NUMBER_MAKERS
+        return _returned_by(value, opscan.NUMBER_MAKERS)
     return type(value) is int and value == opscan.TORCH_MAGIC
 
 
